@@ -30,6 +30,8 @@ export interface Config {
   readonly agentflowApiKey: string | undefined;
   /** The account's request allowance per minute. */
   readonly agentflowRateLimitPerMin: number;
+  /** Length of the rate-limit window, ms: 60000 (a minute); tests shrink it to match a fast stand-in. */
+  readonly agentflowRateWindowMs: number;
   /** Movements asked for per page (1..500). */
   readonly agentflowPageSize: number;
   /** Headers and body timeout of one AgentFlow request, ms. */
@@ -135,6 +137,7 @@ const SETTINGS = {
   AGENTFLOW_SESSION_FILE: { def: undefined, schema: nonEmpty },
   AGENTFLOW_API_KEY: { def: undefined, schema: nonEmpty },
   AGENTFLOW_RATE_LIMIT_PER_MIN: { def: '240', schema: intIn(1, 1_000_000) },
+  AGENTFLOW_RATE_WINDOW_MS: { def: '60000', schema: intIn(100, 3_600_000) },
   AGENTFLOW_PAGE_SIZE: { def: '500', schema: intIn(1, 500) },
   AGENTFLOW_TIMEOUT_MS: { def: '30000', schema: intIn(1, 600_000) },
   AGENTFLOW_MAX_RETRIES: { def: '5', schema: intIn(0, 20) },
@@ -309,6 +312,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     agentflowSessionFile: get('AGENTFLOW_SESSION_FILE'),
     agentflowApiKey: get('AGENTFLOW_API_KEY'),
     agentflowRateLimitPerMin: must(get('AGENTFLOW_RATE_LIMIT_PER_MIN')),
+    agentflowRateWindowMs: must(get('AGENTFLOW_RATE_WINDOW_MS')),
     agentflowPageSize: must(get('AGENTFLOW_PAGE_SIZE')),
     agentflowTimeoutMs: must(get('AGENTFLOW_TIMEOUT_MS')),
     agentflowMaxRetries: must(get('AGENTFLOW_MAX_RETRIES')),
