@@ -11,6 +11,7 @@ import { registerStripeCommands } from './cli/stripe.js';
 import { registerReconcileCommands } from './cli/reconcile.js';
 import { registerOpsCommands } from './cli/ops.js';
 import { registerDemoCommand } from './cli/demo.js';
+import { registerExportCommand } from './cli/export.js';
 
 export function buildProgram(): Command {
   const program = new Command('flowrecon')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerStripeCommands(program);
   registerReconcileCommands(program);
   registerOpsCommands(program);
+  registerExportCommand(program);
   registerDemoCommand(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
