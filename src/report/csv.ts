@@ -43,6 +43,7 @@ export async function writeCsvFile(
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const out = createWriteStream(tmp, { mode: 0o640 });
+  await once(out, 'open');
   const csv = stringify({ record_delimiter: '\r\n', bom: false, quoted_match: /[\r\n]/ });
   csv.pipe(out);
   let count = 0;
@@ -59,8 +60,14 @@ export async function writeCsvFile(
     await once(out, 'close');
     renameSync(tmp, path);
   } catch (err) {
+    csv.unpipe(out);
     csv.destroy();
-    out.destroy();
+    if (!out.closed) {
+      const closed = new Promise<void>((done) => out.once('close', () => done()));
+      out.on('error', () => undefined);
+      out.destroy();
+      await closed;
+    }
     rmSync(tmp, { force: true });
     throw err;
   }
