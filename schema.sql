@@ -143,6 +143,7 @@ CREATE TABLE discrepancies (
   expected_cents    INTEGER,
   billed_cents      INTEGER,
   delta_cents       INTEGER,
+  at_stake_cents    INTEGER NOT NULL DEFAULT 0, -- USD the problem puts at stake (summary usd_at_stake)
   occurred_at       TEXT    NOT NULL,
   detail            TEXT    NOT NULL,
   first_seen_at     TEXT    NOT NULL,

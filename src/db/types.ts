@@ -115,6 +115,7 @@ export interface DiscrepanciesTable {
   expected_cents: number | null;
   billed_cents: number | null;
   delta_cents: number | null;
+  at_stake_cents: Generated<number>;
   occurred_at: string;
   detail: string;
   first_seen_at: string;
