@@ -1,16 +1,235 @@
-// STUB (issue 3 owner replaces the body; keep the exported names; StripeApi's shape is the owner's).
+/**
+ * The Stripe side's one edge: the official SDK, built here from settings and
+ * nowhere else, behind the narrow `StripeApi` the sync depends on. Requests are
+ * paced client-side (STRIPE_MAX_RPS) and retried by our own policy (retry.ts);
+ * the SDK's own retries are off so there is one policy, not two stacked.
+ *
+ * A restricted key with read access to Charges, Refunds, PaymentIntents and
+ * Events is enough: nothing here writes to Stripe.
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import Stripe from 'stripe';
 import type { Config } from '../config.js';
 import { FlowreconError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { RateLimiter } from '../ratelimit.js';
 import type { Redactor } from '../secrets.js';
+import { withRetry, type RetryPolicy } from './retry.js';
+import type { ChargeSnapshot, EventSummary, ListParams, Page, PaymentIntentSnapshot, RefundSnapshot } from './types.js';
 
-/** The narrow interface the Stripe sync depends on (owner defines its methods). */
+/** Pinned: the wire format we map is this version's, whatever the account's default is. */
+export const STRIPE_API_VERSION = '2026-11-18.endive';
+
+/** Largest page Stripe serves. */
+export const STRIPE_PAGE_LIMIT = 100;
+
+/** The narrow interface the Stripe sync depends on. */
 export interface StripeApi {
+  /** Charges newest first, each with its PaymentIntent expanded. */
+  listCharges(params: ListParams, signal?: AbortSignal): Promise<Page<ChargeSnapshot>>;
+  /** Refunds newest first, optionally of one charge. */
+  listRefunds(params: ListParams & { charge?: string }, signal?: AbortSignal): Promise<Page<RefundSnapshot>>;
+  /** Events of the given types, newest first. */
+  listEvents(params: ListParams & { types: readonly string[] }, signal?: AbortSignal): Promise<Page<EventSummary>>;
+  /** A charge as it is now, with its PaymentIntent and (first page of) refunds expanded; null if Stripe has none. */
+  retrieveCharge(id: string, signal?: AbortSignal): Promise<ChargeSnapshot | null>;
+  retrieveRefund(id: string, signal?: AbortSignal): Promise<RefundSnapshot | null>;
+  retrievePaymentIntent(id: string, signal?: AbortSignal): Promise<PaymentIntentSnapshot | null>;
+  /** Requests sent so far, retries included. */
+  readonly requestCount: number;
   close(): Promise<void>;
 }
 
-export function createStripeApi(config: Config, deps: { log: Logger; redactor: Redactor }): StripeApi {
-  void config;
-  void deps;
-  throw new FlowreconError('INTERNAL', 'stripe client not implemented yet');
+export interface StripeApiDeps {
+  log: Logger;
+  redactor: Redactor;
+  /** Replaces the pacer built from STRIPE_MAX_RPS (tests, or sharing one across clients). */
+  limiter?: RateLimiter;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+// ---- mapping SDK objects to plain snapshots ----------------------------------
+
+type Loose = Record<string, unknown>;
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const idOf = (v: unknown): string | null =>
+  typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as Loose)['id'] === 'string' ? ((v as Loose)['id'] as string) : null;
+const meta = (v: unknown): Record<string, string> => {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+};
+
+export function toPaymentIntent(o: Loose): PaymentIntentSnapshot {
+  return { id: String(o['id']), metadata: meta(o['metadata']) };
+}
+
+export function toRefund(o: Loose): RefundSnapshot {
+  return {
+    id: String(o['id']),
+    charge: idOf(o['charge']),
+    payment_intent: idOf(o['payment_intent']),
+    amount: Number(o['amount']),
+    currency: String(o['currency']),
+    status: String(o['status']),
+    reason: str(o['reason']),
+    created: Number(o['created']),
+  };
+}
+
+export function toCharge(o: Loose): ChargeSnapshot {
+  const pi = o['payment_intent'];
+  const billing = (o['billing_details'] ?? {}) as Loose;
+  const refunds = o['refunds'] as Loose | null | undefined;
+  return {
+    id: String(o['id']),
+    created: Number(o['created']),
+    status: String(o['status']),
+    currency: String(o['currency']),
+    amount: Number(o['amount']),
+    amount_captured: Number(o['amount_captured'] ?? 0),
+    amount_refunded: Number(o['amount_refunded'] ?? 0),
+    captured: Boolean(o['captured']),
+    refunded: Boolean(o['refunded']),
+    disputed: Boolean(o['disputed']),
+    livemode: Boolean(o['livemode']),
+    payment_intent: idOf(pi),
+    payment_intent_object: pi && typeof pi === 'object' ? toPaymentIntent(pi as Loose) : null,
+    customer: idOf(o['customer']) ?? str(billing['name']) ?? str(billing['email']),
+    description: str(o['description']),
+    metadata: meta(o['metadata']),
+    refunds:
+      refunds && typeof refunds === 'object' && Array.isArray(refunds['data'])
+        ? { data: (refunds['data'] as Loose[]).map(toRefund), has_more: Boolean(refunds['has_more']) }
+        : null,
+  };
+}
+
+export function toEvent(o: Loose): EventSummary {
+  const object = ((o['data'] as Loose | undefined)?.['object'] ?? {}) as Loose;
+  const objectType = String(object['object'] ?? '');
+  return {
+    id: String(o['id']),
+    type: String(o['type']),
+    created: Number(o['created']),
+    object_type: objectType,
+    object_id: str(object['id']),
+    charge_id: objectType === 'charge' ? str(object['id']) : idOf(object['charge']),
+  };
+}
+
+function page<T>(list: { data: unknown[]; has_more: boolean }, map: (o: Loose) => T): Page<T> {
+  return { data: list.data.map((o) => map(o as Loose)), has_more: Boolean(list.has_more) };
+}
+
+// ---- the SDK-backed implementation -------------------------------------------
+
+/** Build the SDK client from settings. Throws CONFIG before any network when no key is set. */
+export function createStripeApi(config: Config, deps: StripeApiDeps): StripeApi {
+  const key = config.stripeApiKey;
+  if (!key) {
+    throw new FlowreconError(
+      'CONFIG',
+      'invalid setting STRIPE_API_KEY: must be set to a Stripe secret or restricted key (read access to Charges, Refunds, PaymentIntents and Events)',
+    );
+  }
+  deps.redactor.add(key);
+  const base = config.stripeApiBase;
+  const agent = base?.protocol === 'http' ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true });
+  const sdk = new Stripe(key, {
+    apiVersion: STRIPE_API_VERSION as Stripe.StripeConfig['apiVersion'],
+    telemetry: false,
+    timeout: config.stripeTimeoutMs,
+    maxNetworkRetries: 0,
+    httpAgent: agent,
+    appInfo: { name: 'flowrecon' },
+    ...(base ? { host: base.host, port: base.port, protocol: base.protocol } : {}),
+  });
+  return new SdkStripeApi(sdk, agent, {
+    limiter: deps.limiter ?? new RateLimiter({ limit: config.stripeMaxRps, windowMs: 1000 }),
+    policy: { maxRetries: config.stripeMaxRetries, baseMs: config.stripeRetryBaseMs },
+    log: deps.log.child({ component: 'stripe-client' }),
+    redactor: deps.redactor,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  });
+}
+
+interface Internals {
+  limiter: RateLimiter;
+  policy: RetryPolicy;
+  log: Logger;
+  redactor: Redactor;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+class SdkStripeApi implements StripeApi {
+  #requests = 0;
+
+  constructor(
+    private readonly sdk: Stripe,
+    private readonly agent: HttpAgent | HttpsAgent,
+    private readonly x: Internals,
+  ) {}
+
+  get requestCount(): number {
+    return this.#requests;
+  }
+
+  async #call<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T | null> {
+    return withRetry(
+      what,
+      () => {
+        this.#requests += 1;
+        return fn();
+      },
+      this.x.policy,
+      { limiter: this.x.limiter, log: this.x.log, redactor: this.x.redactor, ...(this.x.sleep ? { sleep: this.x.sleep } : {}) },
+      signal,
+    );
+  }
+
+  async #list<T>(what: string, fn: () => Promise<{ data: unknown[]; has_more: boolean }>, map: (o: Loose) => T, signal?: AbortSignal): Promise<Page<T>> {
+    const list = await this.#call(what, fn, signal);
+    // A list endpoint never 404s for an empty result; a 404 here means a wrong base URL.
+    if (!list) throw new FlowreconError('STRIPE', `${what}: Stripe answered 404; check STRIPE_API_BASE`);
+    return page(list, map);
+  }
+
+  listCharges(params: ListParams, signal?: AbortSignal): Promise<Page<ChargeSnapshot>> {
+    return this.#list(
+      'list charges',
+      () => this.sdk.charges.list({ ...params, expand: ['data.payment_intent'] }),
+      toCharge,
+      signal,
+    );
+  }
+
+  listRefunds(params: ListParams & { charge?: string }, signal?: AbortSignal): Promise<Page<RefundSnapshot>> {
+    return this.#list('list refunds', () => this.sdk.refunds.list({ ...params }), toRefund, signal);
+  }
+
+  listEvents(params: ListParams & { types: readonly string[] }, signal?: AbortSignal): Promise<Page<EventSummary>> {
+    return this.#list('list events', () => this.sdk.events.list({ ...params, types: [...params.types] }), toEvent, signal);
+  }
+
+  async retrieveCharge(id: string, signal?: AbortSignal): Promise<ChargeSnapshot | null> {
+    const c = await this.#call(`retrieve charge ${id}`, () => this.sdk.charges.retrieve(id, { expand: ['payment_intent', 'refunds'] }), signal);
+    return c ? toCharge(c as unknown as Loose) : null;
+  }
+
+  async retrieveRefund(id: string, signal?: AbortSignal): Promise<RefundSnapshot | null> {
+    const r = await this.#call(`retrieve refund ${id}`, () => this.sdk.refunds.retrieve(id), signal);
+    return r ? toRefund(r as unknown as Loose) : null;
+  }
+
+  async retrievePaymentIntent(id: string, signal?: AbortSignal): Promise<PaymentIntentSnapshot | null> {
+    const p = await this.#call(`retrieve payment intent ${id}`, () => this.sdk.paymentIntents.retrieve(id), signal);
+    return p ? toPaymentIntent(p as unknown as Loose) : null;
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
 }

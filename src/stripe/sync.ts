@@ -1,10 +1,38 @@
-// STUB (issue 3 owner replaces the body; keep the exported names and shapes).
+/**
+ * Incremental Stripe sync: charges and refunds into SQL, kept current as
+ * they change. Three passes, each a window over `created`:
+ *
+ * 1. charges created since the last window (minus an overlap: objects show up
+ *    a few seconds after their `created`);
+ * 2. refunds by their own `created`, so a refund today on a charge from weeks
+ *    ago is seen, and that charge is re-fetched;
+ * 3. events (refunds, disputes, status and metadata changes) up to a minute
+ *    ago, each applied once, each changed charge re-fetched as it is now.
+ *
+ * Crash safety: Stripe lists newest first, so a page cursor alone cannot be a
+ * watermark. Each pass stores its window (`gte`, `lt`) and how far into it it
+ * got (`after`, the last id committed, used as `starting_after`), in the same
+ * transaction as that page's rows. The watermark moves to `lt` only when the
+ * window is done. A crash resumes the same window where it stopped: work may
+ * repeat, nothing is skipped.
+ */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/connection.js';
-import { FlowreconError } from '../errors.js';
+import { immediate, type Db } from '../db/connection.js';
 import type { Logger } from '../log.js';
-import type { StripeApi } from './client.js';
+import { needsPaymentIntent, resolveCallIds, type ChargeCallIds } from './callids.js';
+import { STRIPE_PAGE_LIMIT, type StripeApi } from './client.js';
+import {
+  chargeVersionMs,
+  eventSeen,
+  readState,
+  recordEvent,
+  storedRefund,
+  upsertCharge,
+  upsertRefund,
+  writeState,
+} from './store.js';
+import type { ChargeSnapshot, ListParams, Page, RefundSnapshot } from './types.js';
 
 export interface StripeSyncDeps {
   db: Db;
@@ -15,9 +43,17 @@ export interface StripeSyncDeps {
 }
 
 export interface StripeSyncOptions {
-  /** Start of a first sync (no stored cursor). Default: STRIPE_SINCE_DAYS ago. */
+  /** Start of a first sync (no stored cursor). Default: STRIPE_SINCE_DAYS ago. An earlier date on a later sync backfills. */
   since?: Date;
   signal?: AbortSignal;
+  /** Seconds each window reaches back before the previous one ended (default 300). */
+  overlapSeconds?: number;
+  /** Events younger than this are left for the next run: Stripe's event list is eventually consistent (default 60). */
+  eventLagSeconds?: number;
+  /** How long Stripe keeps events (default 30 days); an older event cursor falls back to re-listing. */
+  eventRetentionDays?: number;
+  /** Objects per list page (default 100, Stripe's maximum). */
+  pageSize?: number;
 }
 
 export interface StripeSyncResult {
@@ -25,10 +61,297 @@ export interface StripeSyncResult {
   refunds: number;
   events: number;
   aborted: boolean;
+  /** Requests sent to Stripe by this sync, retries included. */
+  requests?: number;
+  /** True when the event cursor was too old and charges and refunds were re-listed instead. */
+  relisted?: boolean;
+}
+
+/** Event types whose objects change what we store about a charge. */
+export const STRIPE_EVENT_TYPES = [
+  'charge.captured',
+  'charge.expired',
+  'charge.failed',
+  'charge.refunded',
+  'charge.succeeded',
+  'charge.updated',
+  'charge.refund.updated',
+  'charge.dispute.created',
+  'charge.dispute.updated',
+  'charge.dispute.closed',
+  'charge.dispute.funds_withdrawn',
+  'charge.dispute.funds_reinstated',
+  'refund.created',
+  'refund.updated',
+  'refund.failed',
+] as const;
+
+/** A pass's position: its start, its completed watermark and the window in progress. */
+export interface WindowCursor {
+  /** Earliest `created` this pass has ever covered (the first sync's start). */
+  origin: number;
+  /** `lt` of the last completed window; null before the first completes. */
+  watermark: number | null;
+  window: { gte: number; lt: number; after: string | null } | null;
+}
+
+export const CURSOR_NAMES = { charges: 'stripe.charges', refunds: 'stripe.refunds', events: 'stripe.events' } as const;
+type PassName = keyof typeof CURSOR_NAMES;
+
+/** Move a cursor's start back to `sec` (a backfill or a re-list); safe mid-window, since older objects come last. */
+function lowerStart(c: WindowCursor, sec: number, overlap: number): void {
+  c.origin = Math.min(c.origin, sec);
+  if (c.window) c.window.gte = Math.min(c.window.gte, sec);
+  else if (c.watermark !== null) c.watermark = Math.min(c.watermark, sec + overlap);
+}
+
+interface FetchedCharge {
+  charge: ChargeSnapshot;
+  calls: ChargeCallIds;
+  versionMs: number;
+  refunds: RefundSnapshot[];
 }
 
 export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOptions = {}): Promise<StripeSyncResult> {
-  void deps;
-  void options;
-  throw new FlowreconError('INTERNAL', 'stripe sync not implemented yet');
+  const { db, stripe, config, clock } = deps;
+  const log = deps.log.child({ stage: 'stripe' });
+  const signal = options.signal;
+  const overlap = options.overlapSeconds ?? 300;
+  const lag = options.eventLagSeconds ?? 60;
+  const retention = (options.eventRetentionDays ?? 30) * 86_400;
+  const pageSize = Math.min(STRIPE_PAGE_LIMIT, Math.max(1, options.pageSize ?? STRIPE_PAGE_LIMIT));
+  const key = config.stripeCallIdKey;
+  const startMs = clock.now().getTime();
+  const nowSec = Math.floor(startMs / 1000);
+  const sinceSec = Math.floor((options.since?.getTime() ?? startMs - config.stripeSinceDays * 86_400_000) / 1000);
+  const requestsBefore = stripe.requestCount;
+
+  const chargesSeen = new Set<string>();
+  const refundsSeen = new Set<string>();
+  /**
+   * Charges fetched in this run, so younger than any event this run reads:
+   * 'listed' (the charge alone) or 'full' (with all its refunds).
+   */
+  const fetchedThisRun = new Map<string, 'listed' | 'full'>();
+  let eventsApplied = 0;
+  let relisted = false;
+
+  const nowIso = () => clock.now().toISOString();
+  const nowMs = () => clock.now().getTime();
+
+  // ---- cursors --------------------------------------------------------------
+  const cursors = immediate(db, () => {
+    const read = (name: PassName, init: () => WindowCursor) => readState<WindowCursor>(db.sqlite, CURSOR_NAMES[name]) ?? init();
+    const charges = read('charges', () => ({ origin: sinceSec, watermark: null, window: null }));
+    const refunds = read('refunds', () => ({ origin: sinceSec, watermark: null, window: null }));
+    const events = read('events', () => ({ origin: nowSec - lag, watermark: nowSec - lag, window: null }));
+    if (options.since && sinceSec < Math.min(charges.origin, refunds.origin)) {
+      log.info({ since: new Date(sinceSec * 1000).toISOString() }, 'backfilling charges and refunds from the earlier --since');
+      lowerStart(charges, sinceSec, overlap);
+      lowerStart(refunds, sinceSec, overlap);
+    }
+    const eventsFrom = events.window?.gte ?? (events.watermark ?? nowSec) - overlap;
+    const floor = nowSec - retention;
+    if (eventsFrom < floor) {
+      // Events older than Stripe keeps are gone: whatever changed in the gap is
+      // only found by reading every object again.
+      relisted = true;
+      log.warn(
+        { eventCursor: new Date(eventsFrom * 1000).toISOString(), relistFrom: new Date(Math.min(charges.origin, refunds.origin) * 1000).toISOString() },
+        'Stripe event cursor is older than Stripe keeps events (30 days): re-listing all charges and refunds instead',
+      );
+      lowerStart(charges, charges.origin, overlap);
+      lowerStart(refunds, refunds.origin, overlap);
+      // Restart the lowered passes from their origin.
+      if (!charges.window) charges.watermark = null;
+      if (!refunds.window) refunds.watermark = null;
+      events.window = null;
+      events.watermark = floor + overlap + 60;
+    }
+    const at = nowIso();
+    writeState(db.sqlite, CURSOR_NAMES.charges, charges, at);
+    writeState(db.sqlite, CURSOR_NAMES.refunds, refunds, at);
+    writeState(db.sqlite, CURSOR_NAMES.events, events, at);
+    return { charges, refunds, events };
+  });
+
+  // ---- fetching -------------------------------------------------------------
+  const callsOf = async (charge: ChargeSnapshot): Promise<ChargeCallIds> => {
+    let piMeta = charge.payment_intent_object?.metadata ?? null;
+    if (needsPaymentIntent(charge, key)) {
+      piMeta = (await stripe.retrievePaymentIntent(charge.payment_intent as string, signal))?.metadata ?? null;
+    }
+    return resolveCallIds(charge, key, piMeta);
+  };
+
+  /** A charge as it is now, with every one of its refunds. */
+  const refetchCharge = async (id: string): Promise<FetchedCharge | null> => {
+    const charge = await stripe.retrieveCharge(id, signal);
+    if (!charge) {
+      log.warn({ chargeId: id }, 'Stripe has no such charge any more; keeping what we have');
+      return null;
+    }
+    const versionMs = nowMs();
+    const refunds = [...(charge.refunds?.data ?? [])];
+    if (charge.refunds === null || charge.refunds.has_more) {
+      let after = refunds.at(-1)?.id;
+      for (;;) {
+        const page = await stripe.listRefunds({ charge: id, limit: STRIPE_PAGE_LIMIT, ...(after ? { starting_after: after } : {}) }, signal);
+        refunds.push(...page.data);
+        after = page.data.at(-1)?.id;
+        if (!page.has_more || !after) break;
+      }
+    }
+    fetchedThisRun.set(id, 'full');
+    return { charge, calls: await callsOf(charge), versionMs, refunds };
+  };
+
+  const refetchAll = async (ids: Iterable<string>): Promise<FetchedCharge[]> => {
+    const out: FetchedCharge[] = [];
+    for (const id of ids) {
+      const f = await refetchCharge(id);
+      if (f) out.push(f);
+    }
+    return out;
+  };
+
+  const writeFetched = (fetched: FetchedCharge[], at: string): void => {
+    for (const f of fetched) {
+      if (upsertCharge(db.sqlite, f.charge, f.calls, f.versionMs, at)) chargesSeen.add(f.charge.id);
+      for (const r of f.refunds) if (upsertRefund(db.sqlite, r, f.versionMs, at) !== 'stale') refundsSeen.add(r.id);
+    }
+  };
+
+  // ---- one window pass ------------------------------------------------------
+  /**
+   * Walk the pass's window page by page. `handle` does a page's extra fetches
+   * and returns the writes, which run in one transaction with the cursor.
+   */
+  const runPass = async <T extends { id: string }>(
+    name: PassName,
+    cursor: WindowCursor,
+    upper: number,
+    list: (params: ListParams) => Promise<Page<T>>,
+    handle: (items: T[], fetchedAtMs: number) => Promise<(at: string) => void>,
+  ): Promise<boolean> => {
+    if (!cursor.window) {
+      const gte = cursor.watermark === null ? cursor.origin : cursor.watermark - overlap;
+      if (upper <= gte) return true;
+      cursor.window = { gte, lt: upper, after: null };
+    } else {
+      log.info({ pass: name, window: cursor.window }, 'resuming an unfinished window');
+    }
+    const win = cursor.window;
+    let pages = 0;
+    for (;;) {
+      if (signal?.aborted) return false;
+      const page = await list({
+        created: { gte: win.gte, lt: win.lt },
+        limit: pageSize,
+        ...(win.after ? { starting_after: win.after } : {}),
+      });
+      const write = await handle(page.data, nowMs());
+      const last = page.data.at(-1);
+      const done = !page.has_more || !last;
+      immediate(db, () => {
+        const at = nowIso();
+        write(at);
+        if (done) {
+          cursor.watermark = win.lt;
+          cursor.window = null;
+        } else {
+          win.after = last.id;
+        }
+        writeState(db.sqlite, CURSOR_NAMES[name], cursor, at);
+      });
+      pages += 1;
+      log.debug({ pass: name, pages, items: page.data.length, done }, 'page committed');
+      if (done) return true;
+    }
+  };
+
+  // ---- the three passes -----------------------------------------------------
+  const chargesPass = () =>
+    runPass('charges', cursors.charges, nowSec + 1, (p) => stripe.listCharges(p, signal), async (charges, fetchedAtMs) => {
+      const prepared: FetchedCharge[] = [];
+      for (const charge of charges) {
+        prepared.push({ charge, calls: await callsOf(charge), versionMs: fetchedAtMs, refunds: [] });
+        if (!fetchedThisRun.has(charge.id)) fetchedThisRun.set(charge.id, 'listed');
+      }
+      return (at) => writeFetched(prepared, at);
+    });
+
+  const refundsPass = () =>
+    runPass('refunds', cursors.refunds, nowSec + 1, (p) => stripe.listRefunds(p, signal), async (refunds, fetchedAtMs) => {
+      const stale = new Set<string>();
+      for (const r of refunds) {
+        if (!r.charge) continue;
+        const known = storedRefund(db.sqlite, r.id);
+        const changed = !known || known.amount !== r.amount || known.status !== r.status;
+        if (!changed) continue;
+        const version = chargeVersionMs(db.sqlite, r.charge);
+        // A charge snapshot taken well after the refund already counts it.
+        const snapshotCovers = version !== undefined && known === undefined && version > (r.created + overlap) * 1000;
+        if (!snapshotCovers) stale.add(r.charge);
+      }
+      const fetched = await refetchAll(stale);
+      return (at) => {
+        for (const r of refunds) if (upsertRefund(db.sqlite, r, fetchedAtMs, at) !== 'stale') refundsSeen.add(r.id);
+        writeFetched(fetched, at);
+      };
+    });
+
+  const eventsPass = () =>
+    runPass('events', cursors.events, nowSec - lag, (p) => stripe.listEvents({ ...p, types: STRIPE_EVENT_TYPES }, signal), async (events) => {
+      const fresh = events.filter((e) => !eventSeen(db.sqlite, e.id));
+      const charges = new Set<string>();
+      const loneRefunds = new Set<string>();
+      for (const e of fresh) {
+        if (e.charge_id) {
+          // A refund's change needs the charge's refunds; anything else the charge alone.
+          const have = fetchedThisRun.get(e.charge_id);
+          const enough = have === 'full' || (have === 'listed' && e.object_type !== 'refund');
+          if (!enough) charges.add(e.charge_id);
+        } else if (e.object_type === 'refund' && e.object_id) {
+          loneRefunds.add(e.object_id);
+        } else {
+          log.debug({ eventId: e.id, type: e.type }, 'event names no charge; nothing to re-fetch');
+        }
+      }
+      const fetched = await refetchAll(charges);
+      const refunds: { refund: RefundSnapshot; versionMs: number }[] = [];
+      for (const id of loneRefunds) {
+        const refund = await stripe.retrieveRefund(id, signal);
+        if (refund) refunds.push({ refund, versionMs: nowMs() });
+      }
+      return (at) => {
+        writeFetched(fetched, at);
+        for (const { refund, versionMs } of refunds) if (upsertRefund(db.sqlite, refund, versionMs, at) !== 'stale') refundsSeen.add(refund.id);
+        for (const e of fresh) recordEvent(db.sqlite, e, at);
+        eventsApplied += fresh.length;
+      };
+    });
+
+  const finish = (aborted: boolean): StripeSyncResult => {
+    const result: StripeSyncResult = {
+      charges: chargesSeen.size,
+      refunds: refundsSeen.size,
+      events: eventsApplied,
+      aborted,
+      requests: stripe.requestCount - requestsBefore,
+      relisted,
+    };
+    log.info(result, aborted ? 'Stripe sync stopped early' : 'Stripe sync done');
+    return result;
+  };
+
+  try {
+    for (const pass of [chargesPass, refundsPass, eventsPass]) {
+      if (!(await pass())) return finish(true);
+    }
+  } catch (err) {
+    if (signal?.aborted) return finish(true);
+    throw err;
+  }
+  return finish(false);
 }
