@@ -4,6 +4,7 @@
  * everything it opened.
  */
 import type { Command } from 'commander';
+import { FlowreconError } from '../errors.js';
 import { createStripeApi } from '../stripe/client.js';
 import { syncStripe } from '../stripe/sync.js';
 import { withRun } from '../ops/runs.js';
@@ -38,6 +39,12 @@ export async function syncStripeCommand(
         { db, stripe, config: ctx.config, clock: ctx.clock, log },
         { ...(since ? { since } : {}), signal: controller.signal },
       );
+      if (result.aborted) {
+        throw new FlowreconError(
+          'INTERNAL',
+          `sync stripe interrupted (${result.charges} charges, ${result.refunds} refunds committed); the next run continues from there`,
+        );
+      }
       const out = { run_id: runId, stage: 'stripe', ...result };
       return { result: out, counts: { ...result } };
     });
