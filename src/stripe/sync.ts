@@ -140,7 +140,7 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
   const nowMs = () => clock.now().getTime();
 
   // ---- cursors --------------------------------------------------------------
-  const cursors = immediate(db, () => {
+  const cursors = (() => {
     const read = (name: PassName, init: () => WindowCursor) => readState<WindowCursor>(db.sqlite, CURSOR_NAMES[name]) ?? init();
     const charges = read('charges', () => ({ origin: sinceSec, watermark: null, window: null }));
     const refunds = read('refunds', () => ({ origin: sinceSec, watermark: null, window: null }));
@@ -168,12 +168,10 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
       events.window = null;
       events.watermark = floor + overlap + 60;
     }
-    const at = nowIso();
-    writeState(db.sqlite, CURSOR_NAMES.charges, charges, at);
-    writeState(db.sqlite, CURSOR_NAMES.refunds, refunds, at);
-    writeState(db.sqlite, CURSOR_NAMES.events, events, at);
+    // Nothing is written here: each cursor is stored with its pass's first page,
+    // so a sync that fails before any page leaves the database as it was.
     return { charges, refunds, events };
-  });
+  })();
 
   // ---- fetching -------------------------------------------------------------
   const callsOf = async (charge: ChargeSnapshot): Promise<ChargeCallIds> => {
