@@ -1,5 +1,5 @@
 /** Shared test plumbing: temp dirs, the CLI spawned as a real process, in-memory logs. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,8 @@ export interface SpawnOptions {
   killAfterMs?: number;
   killSignal?: NodeJS.Signals;
   timeoutMs?: number;
+  /** Called with the child right after spawn (e.g. to kill it when a server sees its Nth request). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
@@ -45,6 +47,7 @@ export function runCli(args: string[], options: SpawnOptions = {}): Promise<CliR
   for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
