@@ -11,6 +11,7 @@ import { openDatabase, type Db } from '../src/db/connection.js';
 import type { Movement, MovementType } from '../src/domain.js';
 import { storeMovements } from '../src/ledger/store.js';
 import { reconcile, type ReconcileResult } from '../src/reconcile/index.js';
+import type { ScanResult } from '../src/reconcile/scan.js';
 import { memoryLogger, tempDir } from './helpers.js';
 
 export const AS_OF = '2026-12-04T10:00:00.000Z';
@@ -140,7 +141,7 @@ export interface World {
   db: Db;
   config: Config;
   clock: ManualClock;
-  run(runId?: string): Promise<ReconcileResult>;
+  run(runId?: string, afterScan?: (scan: ScanResult) => void): Promise<ReconcileResult>;
   open(): OpenRow[];
 }
 
@@ -172,9 +173,9 @@ export function world(env: Record<string, string> = {}, dir = tempDir('flowrecon
     db,
     config,
     clock,
-    run: (runId?: string) => {
+    run: (runId?: string, afterScan?: (scan: ScanResult) => void) => {
       runCounter += 1;
-      return reconcile({ db, config, clock, log }, { runId: runId ?? `run_test_${runCounter}` });
+      return reconcile({ db, config, clock, log }, { runId: runId ?? `run_test_${runCounter}`, ...(afterScan ? { afterScan } : {}) });
     },
     open: () =>
       db.sqlite

@@ -140,7 +140,7 @@ const CASES: Case[] = [
         expected: 200,
         billed: 210,
         delta: 10,
-        detail: /expected 2\.00 USD = 160\.000000 FLOW x 0\.01 x 1\.25, rounded half-even from 2; billed 2\.10 by ch_1/,
+        detail: /expected 2\.00 USD = 160\.000000 FLOW x 0\.01 x 1\.25, rounded half-even from 2\.00; billed 2\.10 by ch_1/,
       },
     ],
   },

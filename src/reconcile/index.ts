@@ -16,7 +16,7 @@ import { checkInvariants } from './invariants.js';
 import { applyFindings } from './lifecycle.js';
 import { Pricer } from './pricing.js';
 import type { RuleContext } from './rules.js';
-import { scan } from './scan.js';
+import { scan, type ScanResult } from './scan.js';
 
 export interface ReconcileDeps {
   db: Db;
@@ -47,12 +47,20 @@ export function ruleContext(config: Config, asOf: Date): RuleContext {
 }
 
 /** Diff the database's two sides as of `clock.now()`, update the discrepancy lifecycle. */
-export async function reconcile(deps: ReconcileDeps, options: { runId: string }): Promise<ReconcileResult> {
+export async function reconcile(
+  deps: ReconcileDeps,
+  options: {
+    runId: string;
+    /** Sees (and may corrupt) the scan before the invariants are checked: for tests of the checks. */
+    afterScan?: (scan: ScanResult) => void;
+  },
+): Promise<ReconcileResult> {
   const asOf = deps.clock.now();
   const log = deps.log.child({ stage: 'reconcile', runId: options.runId });
   const started = performance.now();
   const ctx = ruleContext(deps.config, asOf);
   const result = deps.db.sqlite.transaction(() => scan(deps.db.sqlite, ctx))();
+  options.afterScan?.(result);
   checkInvariants(result.tally, result.inputs, result.findings);
   addCounterparts(result.findings, result.waitingUnlinked);
   const counts = applyFindings(deps.db, result.findings, options.runId, asOf.toISOString());

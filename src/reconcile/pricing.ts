@@ -75,7 +75,7 @@ export class Pricer {
     return {
       cents: Number(roundHalfEven(exactCents.num, exactCents.den)),
       formula: `${formatFlow(netMicro)} FLOW x ${price.flowUsdRate} x ${decimalToString(onePlus)}`,
-      exactUsd: decimalToString({ num: exactCents.num, den: exactCents.den * 100n }),
+      exactUsd: atLeastCents(decimalToString({ num: exactCents.num, den: exactCents.den * 100n })),
     };
   }
 
@@ -121,4 +121,11 @@ export class Pricer {
     }
     return f;
   }
+}
+
+/** "2" -> "2.00", "1.5" -> "1.50"; longer exact values stay as they are. */
+function atLeastCents(text: string): string {
+  const dot = text.indexOf('.');
+  if (dot < 0) return `${text}.00`;
+  return text.length - dot - 1 < 2 ? text.padEnd(dot + 3, '0') : text;
 }

@@ -216,7 +216,10 @@ function orphanFinding(ch: ChargeFacts, knownCalls: readonly string[], ctx: Rule
     deltaCents: null,
     atStakeCents: billed,
     occurredAt: new Date(ch.createdS * 1000).toISOString(),
-    detail: `ORPHAN_CHARGE: ${explainBilled([ch])} (${money(ch.capturedCents, ch.currency)} captured, created ${new Date(ch.createdS * 1000).toISOString()}) ${what}`,
+    detail:
+      `ORPHAN_CHARGE: ${ch.chargeId} bills ${money(billed, ch.currency)} (captured ${formatCents(ch.capturedCents)}, refunded ` +
+      `${formatCents(ch.refundedCents)}), created ${new Date(ch.createdS * 1000).toISOString()}, past the billing grace of ` +
+      `${minutesText(ctx.graceMinutes)}, and ${what}`,
     probe: { cents: billed, atMs: ch.createdS * 1000, id: ch.chargeId },
   });
 }
