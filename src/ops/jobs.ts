@@ -91,12 +91,12 @@ export async function runLedgerJob(deps: JobDeps, ctx: JobContext): Promise<{ ru
       withApis(
         deps,
         async ({ ledgerApi }) => {
-          const log = deps.log.child({ stage: 'ledger', runId });
+          const log = deps.log.child({ job: 'ledger', runId });
           const signal = AbortSignal.any([ctx.signal, lease.lost]);
           const alertDeps = { ...deps, log };
           let result;
           try {
-            result = await stages.syncLedger({ db: deps.db, api: ledgerApi, clock: deps.clock, log }, { pageSize: deps.config.agentflowPageSize, signal });
+            result = await stages.syncLedger({ db: deps.db, api: ledgerApi, clock: deps.clock, log: log.child({ stage: 'ledger' }) }, { pageSize: deps.config.agentflowPageSize, signal });
           } catch (err) {
             await evaluateAlerts(alertDeps, { types: ['AUTH_FAILED', 'SYNC_STALE'], ...(isFlowreconError(err, 'AUTH') ? { authFailed: true } : {}), signal });
             throw err;
@@ -136,23 +136,23 @@ export function dailyDone(db: Db): { lastDoneTo: string | null; doneDates: Set<s
 /** One daily window: its discrepancy report, the run summary and the three finance exports into <reports>/<date>/. */
 export async function runDailyWindow(deps: JobDeps, window: DailyWindow, signal?: AbortSignal): Promise<{ runId: string; dir: string }> {
   const stages = stagesWith(deps.stages);
-  const { db, config, clock } = deps;
+  const { db, config } = deps;
   const dir = join(config.reportsDir, window.date);
   return withRun(
     deps,
     'daily',
     async (runId) => {
-      const log = deps.log.child({ stage: 'daily', runId, date: window.date });
+      const log = deps.log.child({ job: 'daily', runId, date: window.date });
       mkdirSync(dir, { recursive: true });
       const span = { from: window.from, to: window.to };
       const report = await stages.writeDiscrepancyReport({ db, config }, { ...span, outPath: join(dir, `discrepancies-${window.date}.csv`) });
       throwIfStopped(signal, 'the daily reports');
-      const summary = await stages.writeRunReports({ db, config, clock }, { runId, dir });
+      const summary = await stages.writeSummary(db, join(dir, `summary-${window.date}.csv`));
       const calls = await stages.exportCalls(db, config, span, join(dir, `calls-${window.date}.csv`));
       throwIfStopped(signal, 'the daily exports');
       const movements = await stages.exportMovements(db, span, join(dir, `movements-${window.date}.csv`));
       const charges = await stages.exportCharges(db, span, join(dir, `charges-${window.date}.csv`));
-      const files = { discrepancies: report.path, summary: summary.summary, calls: calls.path, movements: movements.path, charges: charges.path };
+      const files = { discrepancies: report.path, summary: summary.path, calls: calls.path, movements: movements.path, charges: charges.path };
       log.info({ files }, 'daily reports written');
       return {
         result: { runId, dir },

@@ -62,7 +62,7 @@ export async function runPipeline(deps: PipelineDeps, options: { signal?: AbortS
   return withLease(deps, 'run', leaseOptions, (lease) =>
     withRun(deps, 'run', async (runId) => {
       const signal = anySignal(options.signal, lease.lost);
-      const log = deps.log.child({ stage: 'run', runId });
+      const log = deps.log.child({ job: 'run', runId });
       const alertDeps = { ...deps, log };
       const started = clock.now().getTime();
       log.info('run started');
