@@ -14,7 +14,8 @@ import { reconcile, type ReconcileResult } from '../src/reconcile/index.js';
 import type { ScanResult } from '../src/reconcile/scan.js';
 import { memoryLogger, tempDir } from './helpers.js';
 
-export const AS_OF = '2026-12-04T10:00:00.000Z';
+/** Tests spawning the real CLI (real clock) set FLOWRECON_TEST_AS_OF to now before importing this module. */
+export const AS_OF = process.env.FLOWRECON_TEST_AS_OF ?? '2026-12-04T10:00:00.000Z';
 const AS_OF_MS = Date.parse(AS_OF);
 
 export const at = (minutesBeforeAsOf: number): string => new Date(AS_OF_MS - minutesBeforeAsOf * 60_000).toISOString();

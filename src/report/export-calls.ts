@@ -50,9 +50,10 @@ WITH batch AS (
      AND (SELECT COUNT(*) FROM stripe_charge_calls c2 WHERE c2.charge_id = cc.charge_id) > 1
 ),
 parts AS (
+  -- A JS function's number comes back REAL: cast, so the split stays in integer cents.
   SELECT cc.charge_id, cc.call_id, ch.amount_captured AS cap, ${REFUNDS} AS ref,
          CASE WHEN lc.call_id IS NULL THEN 0
-              ELSE MAX(flowrecon_expected_cents(lc.net_micro, lc.agent_slug, lc.started_at), 0) END AS w
+              ELSE MAX(CAST(flowrecon_expected_cents(lc.net_micro, lc.agent_slug, lc.started_at) AS INTEGER), 0) END AS w
     FROM batch b
     JOIN stripe_charges ch ON ch.charge_id = b.charge_id AND ch.status = 'succeeded'
     JOIN stripe_charge_calls cc ON cc.charge_id = b.charge_id
