@@ -27,7 +27,7 @@ export function registerDemoCommand(program: Command): void {
       const seed = wholeNumber(opts.seed, '--seed', 0, 2 ** 32 - 1);
       const ctx = createContext(cmd);
       // Quiet logs unless asked for: the summary is what a newcomer should see.
-      const log = process.env['LOG_LEVEL'] ? ctx.log : createLogger({ level: 'warn', redactor: ctx.redactor });
+      const log = process.env['LOG_LEVEL'] ? ctx.log : createLogger({ level: 'error', redactor: ctx.redactor });
       const controller = new AbortController();
       const stop = () => controller.abort(new Error('signal'));
       process.once('SIGINT', stop);
@@ -38,7 +38,7 @@ export function registerDemoCommand(program: Command): void {
             calls,
             days,
             seed,
-            env: { LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn', FLOWRECON_TZ: ctx.config.timeZone },
+            env: { LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error', FLOWRECON_TZ: ctx.config.timeZone },
             signal: controller.signal,
             ...(ctx.interactive && !opts.json ? { progress: (line: string) => process.stderr.write(`\r\x1b[2K${line}${line.startsWith('done') ? '\n' : ''}`) } : {}),
           },

@@ -378,7 +378,7 @@ export function computeTruth(agentflow: AgentflowDataset, stripe: StripeDataset,
 
   out.sort((a, b) => RULE_ORDER.indexOf(a.type) - RULE_ORDER.indexOf(b.type) || byStr(keyOf(a), keyOf(b)));
 
-  return { asOf: new Date(nowMs).toISOString(), discrepancies: out, calls: callRows(calls, charges, expectedOf, costOf) };
+  return { asOf: new Date(nowMs).toISOString(), discrepancies: out, calls: callRows(calls, charges, expectedOf, costOf, rules.currency) };
 }
 
 function occurredFor(ids: string[], calls: Map<string, CallAgg>): { occurredAt?: string } {
@@ -393,13 +393,20 @@ export function keyOf(d: Pick<TruthDiscrepancy, 'type' | 'callIds' | 'chargeIds'
   return d.type === 'BALANCE_DRIFT' && d.occurredAt ? `${base}|${new Date(d.occurredAt).toISOString()}` : base;
 }
 
-function callRows(calls: Map<string, CallAgg>, charges: ChargeInfo[], expectedOf: Map<string, number>, costOf: Map<string, number>): TruthCallRow[] {
+/**
+ * CONTRACT 8 rows. Where the contract's words leave room, the finance reading:
+ * charged_usd / refunded_usd count only charges in CURRENCY (a EUR charge's
+ * cents are not dollars; it is a CURRENCY_MISMATCH), while stripe_charge_ids
+ * lists every charge naming the call, whatever its status or currency.
+ */
+function callRows(calls: Map<string, CallAgg>, charges: ChargeInfo[], expectedOf: Map<string, number>, costOf: Map<string, number>, currency: string): TruthCallRow[] {
   const charged = new Map<string, number>();
   const refunded = new Map<string, number>();
   const named = new Map<string, string[]>();
   for (const ci of charges) {
     for (const id of ci.callIds) named.set(id, [...(named.get(id) ?? []), ci.charge.id]);
     if (ci.charge.status !== 'succeeded' || ci.callIds.length === 0) continue;
+    if (ci.charge.currency.toLowerCase() !== currency.toLowerCase()) continue;
     const weights = ci.callIds.map((id) => ({ callId: id, weight: expectedOf.get(id) ?? 0 }));
     const cap = ci.callIds.length === 1 ? new Map([[ci.callIds[0] as string, ci.charge.amount_captured]]) : splitLargestRemainder(ci.charge.amount_captured, weights);
     const ref = ci.callIds.length === 1 ? new Map([[ci.callIds[0] as string, ci.succeededRefunds]]) : splitLargestRemainder(ci.succeededRefunds, weights);
