@@ -44,8 +44,11 @@ export function missedDailyWindows(
     fires = firesBetween(s, Date.parse(done.lastDoneTo), nowMs);
   }
   const byDate = new Map<string, DailyWindow>();
+  let dayEnd = -Infinity; // fires before the end of the last local day seen map to the same window
   for (const fire of fires) {
+    if (fire < dayEnd) continue;
     const w = dailyWindowFor(s, fire);
+    dayEnd = localDayBounds(addDays(w.date, 1), s.timeZone).to;
     if (!done.doneDates.has(w.date) && !byDate.has(w.date)) byDate.set(w.date, w);
   }
   const windows = [...byDate.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
