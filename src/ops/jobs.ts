@@ -169,7 +169,8 @@ export async function runDailyJob(deps: JobDeps, ctx: JobContext): Promise<{ win
   return withLease(deps, 'daily', leaseOptions(deps, ctx.signal), async (lease) => {
     const signal = AbortSignal.any([ctx.signal, lease.lost]);
     // Decided inside the lease, so two processes never produce the same window.
-    const { windows, dropped } = missedDailyWindows(schedule, ctx.fireAt.getTime(), dailyDone(deps.db));
+    const upTo = Math.max(ctx.fireAt.getTime(), deps.clock.now().getTime());
+    const { windows, dropped } = missedDailyWindows(schedule, upTo, dailyDone(deps.db));
     if (dropped > 0) deps.log.warn({ stage: 'daily', dropped }, 'more daily windows missed than are caught up at once; the oldest are skipped');
     const done: string[] = [];
     for (const w of windows) {
