@@ -40,6 +40,17 @@ export class RateLimiter {
     return next;
   }
 
+  /**
+   * The request of the latest permit was answered: count that permit from now
+   * instead. The server saw the request at some moment up to now, so a slow
+   * first arrival can never put one request too many into the server's window.
+   * Only ever moves a stamp later, so it can only make the limiter stricter.
+   */
+  answered(): void {
+    const last = this.#taken.length - 1;
+    if (last >= 0) this.#taken[last] = Math.max(this.#taken[last] as number, this.#now());
+  }
+
   /** Hold every request until `ms` from now (e.g. a 429's Retry-After). */
   pause(ms: number): void {
     this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + ms);

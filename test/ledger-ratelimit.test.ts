@@ -87,3 +87,15 @@ describe('RateLimiter (sliding window)', () => {
     assert.deepEqual(order, [1, 2]);
   });
 });
+
+describe('RateLimiter.answered', () => {
+  it('counts the latest permit from the answer, so a slow request cannot crowd the next window', async () => {
+    const clock = { t: 0 };
+    const limiter = new RateLimiter({ limit: 1, windowMs: 20, now: () => clock.t });
+    await limiter.take();
+    clock.t = 15; // the answer came late: the server may have counted the request only now
+    limiter.answered();
+    const grants = await drive(limiter, clock, 1, 1);
+    assert.ok((grants[0] as number) >= 35, `second permit at ${grants[0]}, before 15 + 20`);
+  });
+});

@@ -121,6 +121,7 @@ export function createLedgerApi(
       const started = Date.now();
       try {
         const res = await pool.request({ path, method: 'GET', headers, signal: signal ?? null });
+        limiter.answered();
         const status = res.statusCode;
         if (status === 200) {
           const text = await res.body.text();
