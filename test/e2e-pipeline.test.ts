@@ -6,19 +6,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { generateDemo, type DemoData } from '../src/demo/generate.js';
-import { CALL_EXPORT_COLUMNS, computeTruth, keyOf, type Truth } from '../src/demo/truth.js';
+import { computeTruth, keyOf } from '../src/demo/truth.js';
 import { formatFlow, parseFlowMicro } from '../src/money.js';
 import { startAgentflowStandin, type AgentflowStandin } from '../src/standins/agentflow.js';
 import { startStripeStandin, type StripeStandin } from '../src/standins/stripe.js';
 import type { WireMovement } from '../src/standins/types.js';
 import { runCli, tempDir } from './helpers.js';
+import { assertReportMatches, byType, callExportMismatches, cents, readCsv, REPORT_COLUMNS, rowKey, type Row } from './e2e-support.js';
 
-const REPORT_COLUMNS =
-  'discrepancy_id,type,status,severity,call_ids,stripe_charge_ids,agent_slug,flow_net,expected_usd,billed_usd,delta_usd,occurred_at,first_seen_at,detail';
 const SESSION = 'e2e-session-cookie-canary-7f3a';
 const STRIPE_KEY = 'sk_test_e2e_canary_91ab';
 
@@ -52,25 +49,6 @@ after(async () => {
   await st?.close();
 });
 
-type Row = Record<string, string>;
-
-function readCsv(path: string): { header: string; rows: Row[] } {
-  const text = readFileSync(path, 'utf8');
-  assert.ok(!text.startsWith('\ufeff'), 'no BOM');
-  const header = text.slice(0, text.indexOf('\r\n'));
-  return { header, rows: parse(text, { columns: true, skip_empty_lines: true }) as Row[] };
-}
-
-const rowKey = (r: Row) =>
-  keyOf({
-    type: r['type'] ?? '',
-    callIds: r['call_ids'] ? (r['call_ids'] as string).split(';') : [],
-    chargeIds: r['stripe_charge_ids'] ? (r['stripe_charge_ids'] as string).split(';') : [],
-    ...(r['type'] === 'BALANCE_DRIFT' ? { occurredAt: r['occurred_at'] as string } : {}),
-  });
-
-const cents = (usd: string | undefined) => (usd === undefined || usd === '' ? null : Math.round(Number(usd) * 100));
-
 async function run(): Promise<{ summary: Record<string, unknown> & { discrepancies: Record<string, unknown> }; rows: Row[] }> {
   const res = await runCli(['run', '--json'], { env, cwd: dir, timeoutMs: 60_000 });
   assert.equal(res.code, 0, `run failed: ${res.stderr.slice(-2000)}`);
@@ -79,36 +57,6 @@ async function run(): Promise<{ summary: Record<string, unknown> & { discrepanci
   const report = readCsv(resolve(dir, summary.reports.discrepancies));
   assert.equal(report.header, REPORT_COLUMNS);
   return { summary, rows: report.rows };
-}
-
-/** Every truth row is in the report, nothing else, and the cells the contract pins agree. */
-function assertReportMatches(rows: Row[], truth: Truth): void {
-  const got = rows.map(rowKey).sort();
-  const want = truth.discrepancies.map((d) => keyOf(d)).sort();
-  const missing = want.filter((k) => !got.includes(k));
-  const extra = got.filter((k) => !want.includes(k));
-  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, 'the report holds exactly the injected problems');
-  const byKey = new Map(rows.map((r) => [rowKey(r), r]));
-  for (const d of truth.discrepancies) {
-    const r = byKey.get(keyOf(d)) as Row;
-    const where = `${d.type} ${d.callIds.join(';')} ${d.chargeIds.join(';')}`;
-    if (d.occurredAt) assert.equal(Date.parse(r['occurred_at'] as string), Date.parse(d.occurredAt), `occurred_at of ${where}`);
-    assert.match(r['occurred_at'] as string, /Z$/);
-    assert.match(r['first_seen_at'] as string, /Z$/);
-    assert.ok(['high', 'medium', 'low'].includes(r['severity'] as string), `severity of ${where}`);
-    if (d.flowNetMicro !== undefined) assert.equal(r['flow_net'], formatFlow(d.flowNetMicro), `flow_net of ${where}`);
-    if (d.expectedCents !== undefined) {
-      assert.equal(cents(r['expected_usd']), d.expectedCents, `expected_usd of ${where}`);
-      assert.equal(cents(r['billed_usd']), d.billedCents, `billed_usd of ${where}`);
-      assert.equal(cents(r['delta_usd']), (d.billedCents as number) - d.expectedCents, `delta_usd of ${where}`);
-    }
-  }
-}
-
-function byType(truth: Truth): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const d of truth.discrepancies) out[d.type] = (out[d.type] ?? 0) + 1;
-  return out;
 }
 
 let first: Row[] = [];
@@ -137,20 +85,18 @@ test('export calls matches the truth for every column of every call', async () =
   const to = new Date(Date.parse(data.now) + 86_400_000).toISOString();
   const res = await runCli(['export', 'calls', '--from', from, '--to', to, '--out', out], { env, cwd: dir });
   assert.equal(res.code, 0, res.stderr.slice(-2000));
-  const { header, rows } = readCsv(out);
-  assert.equal(header, CALL_EXPORT_COLUMNS.join(','));
-  assert.equal(rows.length, truth.calls.length);
-  const mismatches: string[] = [];
-  truth.calls.forEach((want, i) => {
-    const got = rows[i] as Row;
-    for (const col of CALL_EXPORT_COLUMNS) {
-      const g = got[col] ?? '';
-      const w = want[col];
-      const same = col === 'started_at' ? Date.parse(g) === Date.parse(w) && g.endsWith('Z') : g === w;
-      if (!same) mismatches.push(`row ${i + 1} ${want.call_id} ${col}: expected "${w}", got "${g}"`);
-    }
-  });
+  const mismatches = callExportMismatches(out, truth);
   assert.deepEqual(mismatches.slice(0, 20), [], `${mismatches.length} cells differ`);
+
+  // The movements export is the feed as served, in feed order.
+  const mvOut = join(dir, 'movements.csv');
+  const mv = await runCli(['export', 'movements', '--from', from, '--to', to, '--out', mvOut], { env, cwd: dir });
+  assert.equal(mv.code, 0, mv.stderr.slice(-2000));
+  const movements = readCsv(mvOut).rows;
+  assert.deepEqual(
+    movements.map((m) => [m['movement_id'], m['type'], m['call_id'], m['amount'], m['balance_after']]),
+    data.agentflow.movements.map((m) => [m.id, m.type, m.call_id ?? '', m.amount, m.balance_after]),
+  );
 });
 
 test('second run after the data change: stable ids, new/open statuses, resolved counted', async () => {
@@ -236,6 +182,14 @@ test('second run after the data change: stable ids, new/open statuses, resolved 
     added.sort(),
   );
   assert.equal(summary.discrepancies['resolved'], 5);
+
+  // `flowrecon report` rebuilds the same report from the database alone.
+  const again = join(dir, 'report-again.csv');
+  const rep = await runCli(['report', '--out', again], { env: { ...env, AGENTFLOW_BASE_URL: 'http://127.0.0.1:9', STRIPE_API_BASE: 'http://127.0.0.1:9' }, cwd: dir });
+  assert.equal(rep.code, 0, rep.stderr.slice(-2000));
+  const rebuilt = readCsv(again).rows;
+  const sortById = (list: Row[]) => [...list].sort((a, b) => ((a['discrepancy_id'] as string) < (b['discrepancy_id'] as string) ? -1 : 1));
+  assert.deepEqual(sortById(rebuilt), sortById(rows));
   assert.equal(summary.discrepancies['new'], 3);
   assert.equal(summary.discrepancies['open'], truth.discrepancies.length);
   assert.deepEqual(summary.discrepancies['by_type'], byType(truth));

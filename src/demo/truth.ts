@@ -158,11 +158,9 @@ export function costCentsOf(netMicro: number, price: { rate: Decimal }): number 
 }
 
 /** Call ids a charge names: its metadata key, else its PaymentIntent's; comma-separated, trimmed. */
-export function namedCallIds(charge: StripeChargeObject, stripe: StripeDataset, key: string): string[] {
+export function namedCallIds(charge: StripeChargeObject, intents: ReadonlyMap<string, Record<string, string>>, key: string): string[] {
   let value = charge.metadata?.[key];
-  if (value === undefined && charge.payment_intent) {
-    value = stripe.paymentIntents.find((p) => p.id === charge.payment_intent)?.metadata?.[key];
-  }
+  if (value === undefined && charge.payment_intent) value = intents.get(charge.payment_intent)?.[key];
   if (value === undefined) return [];
   return [...new Set(value.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
 }
@@ -263,11 +261,12 @@ export function computeTruth(agentflow: AgentflowDataset, stripe: StripeDataset,
   for (const r of stripe.refunds) {
     if (r.status === 'succeeded' && r.charge) refundsBy.set(r.charge, (refundsBy.get(r.charge) ?? 0) + r.amount);
   }
+  const intents = new Map(stripe.paymentIntents.map((p) => [p.id, p.metadata ?? {}]));
   const charges: ChargeInfo[] = stripe.charges.map((charge) => {
     const succeededRefunds = refundsBy.get(charge.id) ?? 0;
     return {
       charge,
-      callIds: namedCallIds(charge, stripe, rules.callIdKey),
+      callIds: namedCallIds(charge, intents, rules.callIdKey),
       succeededRefunds,
       live: charge.status === 'succeeded' && succeededRefunds < charge.amount_captured,
     };
