@@ -66,7 +66,7 @@ describe('flowrecon run', () => {
     const auth = receiver.requests.slice(start).filter((x) => x.json?.alert.type === 'AUTH_FAILED');
     assert.equal(auth.length, 1);
     assert.equal(auth[0]?.json?.alert.state, 'firing');
-    assert.equal(count(r.env.FLOWRECON_DB as string, `SELECT COUNT(*) AS n FROM runs WHERE job = 'run' AND status = 'failed'`), 1);
+    assert.equal(count(r.dbPath, `SELECT COUNT(*) AS n FROM runs WHERE job = 'run' AND status = 'failed'`), 1);
     assert.ok(!res.stderr.includes(SESSION));
   });
 
@@ -74,13 +74,13 @@ describe('flowrecon run', () => {
     const r = await rig({ latencyMs: 150, extraCalls: 4 });
     const env = { ...r.env, AGENTFLOW_PAGE_SIZE: '2', FLOWRECON_LEASE_WAIT_SECONDS: '0' };
     // Migrate first, so the race is about the lease and not about creating the file.
-    openDatabase(env.FLOWRECON_DB as string).sqlite.close();
+    openDatabase(r.dbPath).sqlite.close();
     const [a, b] = await Promise.all([runCli(['run', '--json'], { env }), runCli(['run', '--json'], { env })]);
     assert.deepEqual([a.code, b.code].sort(), [0, 1], `${a.stderr}\n---\n${b.stderr}`);
     const loser = a.code === 1 ? a : b;
     assert.match(loser.stderr, /flowrecon: locked: job 'run' is already running in another flowrecon process/);
-    assert.equal(count(env.FLOWRECON_DB as string, `SELECT COUNT(*) AS n FROM runs WHERE job = 'run'`), 1);
-    assert.equal(count(env.FLOWRECON_DB as string, `SELECT COUNT(*) AS n FROM leases`), 0);
+    assert.equal(count(r.dbPath, `SELECT COUNT(*) AS n FROM runs WHERE job = 'run'`), 1);
+    assert.equal(count(r.dbPath, `SELECT COUNT(*) AS n FROM leases`), 0);
   });
 
   it('SIGTERM during a long sync: exit 0, then the next run resumes from the last committed page', async () => {
@@ -95,14 +95,14 @@ describe('flowrecon run', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     assert.equal(code, 0, stderr);
     assert.match(stderr, /stopped by signal/);
-    const stored = count(env.FLOWRECON_DB as string, 'SELECT COUNT(*) AS n FROM ledger_movements');
+    const stored = count(r.dbPath, 'SELECT COUNT(*) AS n FROM ledger_movements');
     assert.ok(stored > 0 && stored < r.feed.movements.length, `stored ${stored} of ${r.feed.movements.length}`);
     const before = r.agentflow.requests.length;
     const next = await runCli(['run', '--json'], { env: { ...env, AGENTFLOW_PAGE_SIZE: '500' } });
     assert.equal(next.code, 0, next.stderr);
     assert.notEqual(r.agentflow.requests[before]?.cursor, null, 'resumed from the stored cursor');
-    assert.equal(count(env.FLOWRECON_DB as string, 'SELECT COUNT(*) AS n FROM ledger_movements'), r.feed.movements.length);
-    assert.equal(count(env.FLOWRECON_DB as string, `SELECT COUNT(*) AS n FROM runs WHERE status = 'succeeded'`), 1);
+    assert.equal(count(r.dbPath, 'SELECT COUNT(*) AS n FROM ledger_movements'), r.feed.movements.length);
+    assert.equal(count(r.dbPath, `SELECT COUNT(*) AS n FROM runs WHERE status = 'succeeded'`), 1);
   });
 });
 

@@ -19,6 +19,8 @@ export const STRIPE_KEY = 'sk_test_opsRigCanary8e21f4';
 
 export interface OpsRig {
   dir: string;
+  /** The SQLite file the env points at. */
+  dbPath: string;
   feed: LedgerFeedBuilder;
   agentflow: AgentflowStandin;
   stripe: StripeStandin;
@@ -62,6 +64,7 @@ export async function startOpsRig(options: { latencyMs?: number; extraCalls?: nu
   };
   return {
     dir,
+    dbPath: env.FLOWRECON_DB as string,
     feed,
     agentflow,
     stripe,

@@ -111,7 +111,7 @@ describe('flowrecon schedule (process)', () => {
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0);
     assert.ok(d.lines().some((l) => l.msg === 'scheduler stopped'));
-    const db = rig.env.FLOWRECON_DB as string;
+    const db = rig.dbPath;
     const byJob = query<{ job: string; n: number }>(db, `SELECT job, COUNT(*) AS n FROM runs WHERE status = 'succeeded' GROUP BY job ORDER BY job`);
     assert.ok((byJob.find((r) => r.job === 'ledger')?.n ?? 0) >= 2);
     assert.ok((byJob.find((r) => r.job === 'run')?.n ?? 0) >= 2);
@@ -141,7 +141,7 @@ describe('flowrecon schedule (process)', () => {
     await d.until(() => heartbeats(d, 'ledger', 'failed').length >= 3);
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0);
-    const failed = query<{ job: string; error: string }>(rig.env.FLOWRECON_DB as string, `SELECT job, error FROM runs WHERE status = 'failed' AND job = 'ledger'`);
+    const failed = query<{ job: string; error: string }>(rig.dbPath, `SELECT job, error FROM runs WHERE status = 'failed' AND job = 'ledger'`);
     assert.ok(failed.length >= 3);
     const auth = receiver.requests.slice(start).filter((r) => r.json?.alert.type === 'AUTH_FAILED');
     assert.equal(auth.length, 1, 'fired once, not once per failing job');
@@ -156,7 +156,7 @@ describe('flowrecon schedule (process)', () => {
       if (index === 3) d.child.kill('SIGTERM');
     });
     assert.equal(await d.exited, 0);
-    const db = env.FLOWRECON_DB;
+    const db = rig.dbPath;
     const stored = query<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM ledger_movements')[0]?.n ?? 0;
     assert.ok(stored > 0 && stored < rig.feed.movements.length, `stored ${stored}`);
     rig.agentflow.onRequest(() => undefined);
