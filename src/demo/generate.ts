@@ -211,13 +211,15 @@ export function generateDemo(options: GenerateOptions = {}): DemoData {
     return list;
   };
   const settled = (c: CallPlan) => old(c) && c.outcome === 'settle' && !c.tie && c.expectedCents >= 2;
+  // Mistakes on the dearer agents, so the USD at stake is worth a look.
+  const dear = (c: CallPlan) => settled(c) && !c.agent.batch;
 
   const stale = claim(rng.take(pool((c) => c.outcome === 'settle' && c.startMs < nowMs - 3 * HOUR && c.adjustMicro === 0), K), 'stale');
   for (const c of stale) c.outcome = 'pending';
-  const unbilled = claim(rng.take(pool(settled), K - 1), 'unbilled');
+  const unbilled = claim(rng.take(pool(dear), K - 1), 'unbilled');
   unbilled.push(...claim(rng.take(pool((c) => old(c) && c.outcome === 'refund' && c.expectedCents > 0), 1), 'unbilled'));
-  const currency = claim(rng.take(pool(settled), K), 'currency');
-  const duplicate = claim(rng.take(pool(settled), K), 'duplicate');
+  const currency = claim(rng.take(pool(dear), K), 'currency');
+  const duplicate = claim(rng.take(pool(dear), K), 'duplicate');
   const rnpoRelease = claim(rng.take(pool((c) => old(c) && c.outcome === 'release' && c.fullCents > 0), Math.ceil(K / 2)), 'rnpo');
   const rnpoRefund = claim(rng.take(pool((c) => old(c) && c.outcome === 'refund' && c.fullCents > c.expectedCents), K - rnpoRelease.length), 'rnpo');
   const overKinds = ['partial', 'goodwill', 'full'] as const;
@@ -226,7 +228,7 @@ export function generateDemo(options: GenerateOptions = {}): DemoData {
     const kind = overKinds[i % 3] as (typeof overKinds)[number];
     const list =
       kind === 'goodwill'
-        ? rng.take(pool(settled), 1)
+        ? rng.take(pool(dear), 1)
         : rng.take(pool((c) => old(c) && c.outcome === 'refund' && c.fullCents > c.expectedCents && c.expectedCents >= 2), 1);
     const call = list[0] ?? rng.take(pool(settled), 1)[0];
     if (!call) continue;
@@ -244,7 +246,7 @@ export function generateDemo(options: GenerateOptions = {}): DemoData {
     if (list.length === 0 || (kind === 'batch' && list.length < 2)) {
       for (const c of list) c.role = null;
       kind = 'wrong';
-      list = rng.take(pool(settled), 1);
+      list = rng.take(pool(dear), 1);
     }
     if (list.length === 0) continue;
     claim(list, 'amount');

@@ -145,7 +145,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
               progress('syncing the AgentFlow ledger');
               return defaultStages.syncLedger(d, {
                 ...o,
-                onPage: (p) => progress(`ledger: ${p.pages} pages, ${p.movements} movements`),
+                onPage: (p) => progress(`ledger: ${p.pages} pages, ${p.movements} of ${data.agentflow.movements.length} movements`),
               });
             },
             syncStripe: (d, o) => {
