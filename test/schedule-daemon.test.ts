@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { JOBS } from '../jobs/index.js';
@@ -18,7 +19,7 @@ import { startRun, finishRun } from '../src/ops/runs.js';
 import type { Stages } from '../src/ops/stages.js';
 import { Redactor } from '../src/secrets.js';
 import { BIN, memoryLogger, REPO_ROOT, tempDir } from './helpers.js';
-import { startOpsRig, type OpsRig } from './ops-rig.js';
+import { SESSION, startOpsRig, type OpsRig } from './ops-rig.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 let receiver: WebhookReceiver;
@@ -133,18 +134,27 @@ describe('flowrecon schedule (process)', () => {
     assert.equal(await first.exited, 0);
   });
 
-  it('a failing job is recorded and alerted, and the daemon keeps going', async () => {
-    const rig = await startOpsRig({ sessions: ['not-ours'] });
+  it('a failing job is recorded and alerted, the daemon keeps going, and a rotated session file is picked up without a restart', async () => {
+    const rig = await startOpsRig();
     rigs.push(rig);
+    const sessionFile = join(rig.dir, 'af_session');
+    writeFileSync(sessionFile, 'expired-cookie-0d9a7c\n', { mode: 0o600 });
+    const { AGENTFLOW_SESSION: _unused, ...env } = rig.env;
     const start = receiver.requests.length;
-    const d = startDaemon({ ...rig.env, ...FAST, SCHEDULE_RUN: '0 0 1 1 *', SCHEDULE_DAILY: '0 0 1 1 *', ALERT_WEBHOOK_URL: receiver.url });
+    const d = startDaemon({ ...env, AGENTFLOW_SESSION_FILE: sessionFile, ...FAST, SCHEDULE_RUN: '0 0 1 1 *', SCHEDULE_DAILY: '0 0 1 1 *', ALERT_WEBHOOK_URL: receiver.url });
     await d.until(() => heartbeats(d, 'ledger', 'failed').length >= 3);
+    // Rotate the cookie the way the operations notes say: write aside, rename over.
+    writeFileSync(`${sessionFile}.new`, `${SESSION}\n`, { mode: 0o600 });
+    renameSync(`${sessionFile}.new`, sessionFile);
+    await d.until(() => heartbeats(d, 'ledger', 'succeeded').length >= 1);
     d.child.kill('SIGTERM');
     assert.equal(await d.exited, 0);
     const failed = query<{ job: string; error: string }>(rig.dbPath, `SELECT job, error FROM runs WHERE status = 'failed' AND job = 'ledger'`);
     assert.ok(failed.length >= 3);
     const auth = receiver.requests.slice(start).filter((r) => r.json?.alert.type === 'AUTH_FAILED');
-    assert.equal(auth.length, 1, 'fired once, not once per failing job');
+    assert.deepEqual(auth.map((r) => r.json?.alert.state), ['firing', 'ok'], 'fired once for all the failing jobs, resolved once');
+    const log = d.lines().map((l) => JSON.stringify(l)).join('\n');
+    assert.ok(!log.includes(SESSION) && !log.includes('expired-cookie-0d9a7c'), 'session file contents never logged');
   });
 
   it('SIGTERM during a long sync: exit 0, and the next start resumes from the last committed page', async () => {

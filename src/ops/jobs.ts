@@ -19,7 +19,8 @@ import { throwIfStopped } from './abort.js';
 import { missedDailyWindows, type DailyWindow } from './catchup.js';
 import { parseSchedule } from './cron.js';
 import { withLease } from './lease.js';
-import { withRun } from './runs.js';
+import { finishRun, startRun, withRun } from './runs.js';
+import { runPipeline, type RunSummary } from '../pipeline/run.js';
 import { stagesWith, type Stages } from './stages.js';
 
 export type ScheduledJobName = 'ledger' | 'run' | 'daily';
@@ -69,17 +70,39 @@ export function learnSessionSecret(deps: Pick<JobDeps, 'config' | 'redactor'>): 
   }
 }
 
-/** Open the APIs a job needs, close them however it ends. */
-export async function withApis<T>(deps: JobDeps, fn: (apis: { ledgerApi: LedgerApi; stripeApi?: StripeApi }) => Promise<T>, needStripe: boolean): Promise<T> {
+/** Open the ledger client for one job run, close it however the job ends. */
+export async function withLedgerApi<T>(deps: JobDeps, fn: (ledgerApi: LedgerApi) => Promise<T>): Promise<T> {
   learnSessionSecret(deps);
   const ledgerApi = deps.ledgerApi();
-  let stripeApi: StripeApi | undefined;
   try {
-    if (needStripe) stripeApi = deps.stripeApi();
-    return await fn({ ledgerApi, ...(stripeApi ? { stripeApi } : {}) });
+    return await fn(ledgerApi);
   } finally {
     await ledgerApi.close().catch(() => undefined);
-    await stripeApi?.close().catch(() => undefined);
+  }
+}
+
+/** The full pipeline as a scheduled job. A client that cannot even be built (unreadable session file) is still a failed, recorded run. */
+export async function runPipelineJob(deps: JobDeps, ctx: JobContext): Promise<RunSummary> {
+  let opened: { ledgerApi: LedgerApi; stripeApi: StripeApi } | undefined;
+  try {
+    learnSessionSecret(deps);
+    const ledgerApi = deps.ledgerApi();
+    try {
+      opened = { ledgerApi, stripeApi: deps.stripeApi() };
+    } catch (err) {
+      await ledgerApi.close().catch(() => undefined);
+      throw err;
+    }
+  } catch (err) {
+    const runId = startRun(deps.db, deps.clock, 'run');
+    finishRun(deps.db, deps.clock, runId, { status: 'failed', error: deps.redactor.scrub(err instanceof Error ? err.message : String(err)) });
+    throw err;
+  }
+  try {
+    return await runPipeline({ ...deps, ...opened }, { signal: ctx.signal });
+  } finally {
+    await opened.ledgerApi.close().catch(() => undefined);
+    await opened.stripeApi.close().catch(() => undefined);
   }
 }
 
@@ -88,28 +111,24 @@ export async function runLedgerJob(deps: JobDeps, ctx: JobContext): Promise<{ ru
   const stages = stagesWith(deps.stages);
   return withLease(deps, 'ledger', leaseOptions(deps, ctx.signal), (lease) =>
     withRun(deps, 'ledger', (runId) =>
-      withApis(
-        deps,
-        async ({ ledgerApi }) => {
-          const log = deps.log.child({ job: 'ledger', runId });
-          const signal = AbortSignal.any([ctx.signal, lease.lost]);
-          const alertDeps = { ...deps, log };
-          let result;
-          try {
-            result = await stages.syncLedger({ db: deps.db, api: ledgerApi, clock: deps.clock, log: log.child({ stage: 'ledger' }) }, { pageSize: deps.config.agentflowPageSize, signal });
-          } catch (err) {
-            await evaluateAlerts(alertDeps, { types: ['AUTH_FAILED', 'SYNC_STALE'], ...(isFlowreconError(err, 'AUTH') ? { authFailed: true } : {}), signal });
-            throw err;
-          }
-          throwIfStopped(signal, 'the ledger sync');
-          if (result.aborted) throwIfStopped(AbortSignal.abort(), 'the ledger sync');
-          markLedgerSyncOk(deps.db, deps.clock);
-          const alerts = await evaluateAlerts(alertDeps, { types: ['LOW_BALANCE', 'LOW_RUNWAY', 'AUTH_FAILED', 'SYNC_STALE'], authFailed: false, signal });
-          const { balance, ...counts } = result;
-          return { result: { runId }, counts: { ...counts, alerts: alerts.events.length } };
-        },
-        false,
-      ),
+      withLedgerApi(deps, async (ledgerApi) => {
+        const log = deps.log.child({ job: 'ledger', runId });
+        const signal = AbortSignal.any([ctx.signal, lease.lost]);
+        const alertDeps = { ...deps, log };
+        let result;
+        try {
+          result = await stages.syncLedger({ db: deps.db, api: ledgerApi, clock: deps.clock, log: log.child({ stage: 'ledger' }) }, { pageSize: deps.config.agentflowPageSize, signal });
+        } catch (err) {
+          await evaluateAlerts(alertDeps, { types: ['AUTH_FAILED', 'SYNC_STALE'], ...(isFlowreconError(err, 'AUTH') ? { authFailed: true } : {}), signal });
+          throw err;
+        }
+        throwIfStopped(signal, 'the ledger sync');
+        if (result.aborted) throwIfStopped(AbortSignal.abort(), 'the ledger sync');
+        markLedgerSyncOk(deps.db, deps.clock);
+        const alerts = await evaluateAlerts(alertDeps, { types: ['LOW_BALANCE', 'LOW_RUNWAY', 'AUTH_FAILED', 'SYNC_STALE'], authFailed: false, signal });
+        const { balance: _balance, ...counts } = result;
+        return { result: { runId }, counts: { ...counts, alerts: alerts.events.length } };
+      }),
     ),
   );
 }
