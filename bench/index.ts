@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- area ...]`: runs each area's benchmark and prints its
- * figures. Areas: ledger, stripe, reconcile. Sizes come from BENCH_* variables.
+ * figures. Areas: ledger, stripe, reconcile, demo. Sizes come from BENCH_* variables.
  */
-const AREAS = ['ledger', 'stripe', 'reconcile'] as const;
+const AREAS = ['ledger', 'stripe', 'reconcile', 'demo'] as const;
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const areas = wanted.length > 0 ? wanted : [...AREAS];
