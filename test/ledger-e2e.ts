@@ -38,7 +38,14 @@ export function dumpDb(path: string, tables?: string[]): Record<string, unknown[
   try {
     const names =
       tables ?? (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]);
-    return Object.fromEntries(names.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all()]));
+    const rows = (t: string) => {
+      try {
+        return db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all();
+      } catch {
+        return db.prepare(`SELECT * FROM "${t}"`).all(); // WITHOUT ROWID tables: scan order
+      }
+    };
+    return Object.fromEntries(names.map((t) => [t, rows(t)]));
   } finally {
     db.close();
   }

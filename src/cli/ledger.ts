@@ -1,9 +1,9 @@
 /** `flowrecon sync ledger|stripe|all [--json] [--since D]` (CONTRACT 6). */
 import { Argument, type Command } from 'commander';
 import { FlowreconError } from '../errors.js';
-import { createLedgerApi } from '../ledger/client.js';
 import { progressLine } from '../ledger/progress.js';
 import { syncLedger, type LedgerSyncResult } from '../ledger/sync.js';
+import { createThreadedLedgerApi } from '../ledger/threaded-client.js';
 import { formatFlow } from '../money.js';
 import { withRun } from '../ops/runs.js';
 import { createContext, type AppContext } from './context.js';
@@ -30,7 +30,8 @@ export async function syncLedgerCommand(
   options: { signal?: AbortSignal; progress?: boolean } = {},
 ): Promise<LedgerCommandResult> {
   let runLog = ctx.log.child({ stage: 'ledger' });
-  const api = createLedgerApi(ctx.config, { log: runLog, redactor: ctx.redactor });
+  // Fetching and validating run on a worker thread so they overlap with the SQLite writes.
+  const api = createThreadedLedgerApi(ctx.config, { log: runLog, redactor: ctx.redactor });
   try {
     const db = ctx.db();
     return await withRun({ db, clock: ctx.clock, redactor: ctx.redactor }, 'sync-ledger', async (runId) => {

@@ -33,6 +33,8 @@ export interface LedgerClientOptions {
   random?: () => number;
   /** 429s ridden out per request before giving up (each one waits its full Retry-After). */
   max429Retries?: number;
+  /** The credential already resolved (by ledgerCredential), e.g. handed to a worker thread. */
+  credential?: { apiKey?: string; sessionToken?: string };
 }
 
 const FEED_PATH = '/me/flow-balance';
@@ -63,19 +65,28 @@ function describe(err: unknown): string {
   return e?.code ? `${e.code}: ${e.message ?? ''}`.trim() : String(e?.message ?? err);
 }
 
-export function createLedgerApi(
-  config: Config,
-  deps: { log: Logger; redactor: Redactor },
-  options: LedgerClientOptions = {},
-): LedgerApi {
-  const apiKey = config.agentflowApiKey;
-  const token = apiKey ? undefined : readSessionToken(config);
-  if (!apiKey && !token) {
+/**
+ * The credential for this run: the API key when set, else the session cookie
+ * (AGENTFLOW_SESSION_FILE read now). Missing credentials are a settings error.
+ */
+export function ledgerCredential(config: Config): { apiKey?: string; sessionToken?: string } {
+  if (config.agentflowApiKey) return { apiKey: config.agentflowApiKey };
+  const sessionToken = readSessionToken(config);
+  if (!sessionToken) {
     throw new FlowreconError(
       'CONFIG',
       'invalid setting AGENTFLOW_SESSION: no AgentFlow credentials; set AGENTFLOW_SESSION, AGENTFLOW_SESSION_FILE or AGENTFLOW_API_KEY',
     );
   }
+  return { sessionToken };
+}
+
+export function createLedgerApi(
+  config: Config,
+  deps: { log: Logger; redactor: Redactor },
+  options: LedgerClientOptions = {},
+): LedgerApi {
+  const { apiKey, sessionToken: token } = options.credential ?? ledgerCredential(config);
   deps.redactor.add(token);
   deps.redactor.add(apiKey);
   const credential = apiKey ? 'API key' : 'session cookie';

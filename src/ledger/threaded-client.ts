@@ -1,0 +1,110 @@
+/**
+ * The ledger client on a worker thread. Parsing and validating a 500-movement
+ * page costs about as much CPU as writing it; on its own thread it overlaps
+ * with the SQLite insert on the main thread instead of queueing behind it,
+ * which is what lets a backfill approach the speed of the slower of network
+ * and disk. Same LedgerApi, same errors, logs forwarded to the caller's logger.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config.js';
+import type { LedgerPage } from '../domain.js';
+import { FlowreconError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Redactor } from '../secrets.js';
+import { ledgerCredential, type LedgerApi } from './client.js';
+
+type FromWorker =
+  | { kind: 'page'; id: number; page: LedgerPage }
+  | { kind: 'error'; id: number; error: { code: ErrorCode; message: string } }
+  | { kind: 'log'; line: string };
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+function startWorker(data: unknown): Worker {
+  // From the TypeScript sources (tsx) the worker needs a small JS loader; from a build it runs as is.
+  const fromSources = import.meta.url.endsWith('.ts');
+  const entry = new URL(fromSources ? './fetch-worker.ts' : './fetch-worker.js', import.meta.url);
+  return fromSources
+    ? new Worker(new URL('./fetch-worker-boot.mjs', import.meta.url), { workerData: { ...(data as object), entry: entry.href } })
+    : new Worker(entry, { workerData: data });
+}
+
+export function createThreadedLedgerApi(config: Config, deps: { log: Logger; redactor: Redactor }): LedgerApi {
+  // Resolved here, on the caller's thread: missing credentials fail before any work, and the redactor learns the secret.
+  const credential = ledgerCredential(config);
+  deps.redactor.add(credential.sessionToken);
+  deps.redactor.add(credential.apiKey);
+  const worker = startWorker({ config, credential });
+  const pending = new Map<number, { resolve: (p: LedgerPage) => void; reject: (e: unknown) => void }>();
+  let nextId = 1;
+  let failure: Error | null = null;
+
+  worker.on('message', (msg: FromWorker) => {
+    if (msg.kind === 'log') {
+      forwardLog(deps.log, msg.line);
+      return;
+    }
+    const waiter = pending.get(msg.id);
+    if (!waiter) return;
+    pending.delete(msg.id);
+    if (msg.kind === 'page') waiter.resolve(msg.page);
+    else waiter.reject(new FlowreconError(msg.error.code, msg.error.message));
+  });
+  const failAll = (err: Error) => {
+    failure = err;
+    for (const w of pending.values()) w.reject(err);
+    pending.clear();
+  };
+  worker.on('error', (err) => failAll(new FlowreconError('INTERNAL', `ledger fetch worker failed: ${deps.redactor.scrub(err.message)}`)));
+  worker.on('exit', (code) => failAll(new FlowreconError('INTERNAL', `ledger fetch worker exited (code ${code})`)));
+
+  return {
+    fetchPage(params, signal) {
+      if (failure) return Promise.reject(failure);
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      const id = nextId++;
+      return new Promise<LedgerPage>((resolve, reject) => {
+        const onAbort = () => {
+          pending.delete(id);
+          worker.postMessage({ kind: 'abort', id });
+          reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        pending.set(id, {
+          resolve: (p) => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve(p);
+          },
+          reject: (e) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(e);
+          },
+        });
+        worker.postMessage({ kind: 'fetch', id, params });
+      });
+    },
+    async close() {
+      worker.removeAllListeners('exit');
+      await worker.terminate();
+    },
+  };
+}
+
+function forwardLog(log: Logger, line: string): void {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const { level, msg, time: _time, pid: _pid, hostname: _host, app: _app, ...fields } = rec;
+  const name = LEVELS[level as number] ?? 'info';
+  log[name](fields, typeof msg === 'string' ? msg : '');
+}
