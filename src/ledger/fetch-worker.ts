@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import { isFlowreconError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Redactor } from '../secrets.js';
-import { createLedgerApi } from './client.js';
+import { createLedgerHttpClient } from './http-client.js';
 
 interface WorkerInput {
   config: Config;
@@ -26,7 +26,7 @@ const log = createLogger({
   redactor,
   destination: { write: (line: string) => port.postMessage({ kind: 'log', line }) },
 });
-const api = createLedgerApi(config, { log, redactor }, { credential });
+const api = createLedgerHttpClient(config, { log, redactor }, { credential });
 const inflight = new Map<number, AbortController>();
 
 port.on('message', (msg: { kind: 'fetch'; id: number; params: { cursor: string | null; limit: number } } | { kind: 'abort'; id: number }) => {
