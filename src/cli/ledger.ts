@@ -2,6 +2,7 @@
 import { Argument, type Command } from 'commander';
 import { FlowreconError } from '../errors.js';
 import { progressLine } from '../ledger/progress.js';
+import { ledgerCredential } from '../ledger/client.js';
 import { syncLedger, type LedgerSyncResult } from '../ledger/sync.js';
 import { createThreadedLedgerApi } from '../ledger/threaded-client.js';
 import { formatFlow } from '../money.js';
@@ -21,21 +22,22 @@ export interface LedgerCommandResult {
 }
 
 /**
- * `flowrecon sync ledger` body: one recorded run of the ledger sync. The
- * client (and with it the session cookie) is made before the database is
- * touched, so missing credentials stop the command first (exit 2).
+ * `flowrecon sync ledger` body: one recorded run (`sync-ledger`) of the
+ * ledger sync, logging as `{stage: 'ledger', runId}`. Returns what `--json`
+ * prints under "ledger".
  */
 export async function syncLedgerCommand(
   ctx: AppContext,
   options: { signal?: AbortSignal; progress?: boolean } = {},
 ): Promise<LedgerCommandResult> {
-  let runLog = ctx.log.child({ stage: 'ledger' });
-  // Fetching and validating run on a worker thread so they overlap with the SQLite writes.
-  const api = createThreadedLedgerApi(ctx.config, { log: runLog, redactor: ctx.redactor });
-  try {
-    const db = ctx.db();
-    return await withRun({ db, clock: ctx.clock, redactor: ctx.redactor }, 'sync-ledger', async (runId) => {
-      runLog = ctx.log.child({ stage: 'ledger', runId });
+  // Read before the database is opened, so missing credentials stop the command first (exit 2).
+  const credential = ledgerCredential(ctx.config);
+  const db = ctx.db();
+  return withRun({ db, clock: ctx.clock, redactor: ctx.redactor }, 'sync-ledger', async (runId) => {
+    const runLog = ctx.log.child({ stage: 'ledger', runId });
+    // Fetching and validating run on a worker thread so they overlap with the SQLite writes.
+    const api = createThreadedLedgerApi(ctx.config, { log: runLog, redactor: ctx.redactor }, { credential });
+    try {
       const progress = options.progress ? progressLine(process.stderr, 'sync ledger') : null;
       let result: LedgerSyncResult;
       try {
@@ -71,10 +73,10 @@ export async function syncLedgerCommand(
       };
       const { run_id: _, balance: __, ...counts } = summary;
       return { result: summary, counts };
-    });
-  } finally {
-    await api.close();
-  }
+    } finally {
+      await api.close();
+    }
+  });
 }
 
 function describeLedger(r: LedgerCommandResult): string {

@@ -11,7 +11,7 @@ import type { LedgerPage } from '../domain.js';
 import { FlowreconError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Redactor } from '../secrets.js';
-import { ledgerCredential, type LedgerApi } from './client.js';
+import { ledgerCredential, type LedgerApi, type LedgerCredential } from './client.js';
 
 type FromWorker =
   | { kind: 'page'; id: number; page: LedgerPage }
@@ -36,9 +36,13 @@ function startWorker(data: unknown): Worker {
     : new Worker(entry, { workerData: data });
 }
 
-export function createThreadedLedgerApi(config: Config, deps: { log: Logger; redactor: Redactor }): LedgerApi {
-  // Resolved here, on the caller's thread: missing credentials fail before any work, and the redactor learns the secret.
-  const credential = ledgerCredential(config);
+export function createThreadedLedgerApi(
+  config: Config,
+  deps: { log: Logger; redactor: Redactor },
+  options: { credential?: LedgerCredential } = {},
+): LedgerApi {
+  // Resolved on the caller's thread: missing credentials fail before any work, and the redactor learns the secret.
+  const credential = options.credential ?? ledgerCredential(config);
   deps.redactor.add(credential.sessionToken);
   deps.redactor.add(credential.apiKey);
   const worker = startWorker({ config, credential });
