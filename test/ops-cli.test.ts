@@ -123,6 +123,7 @@ describe('flowrecon status', () => {
     assert.ok(s.ledger.last_sync_at);
     assert.equal(s.stripe.charges, 1);
     assert.equal(s.runs.run.last.status, 'succeeded');
+    assert.deepEqual(s.runs.run.recent.map((x: { run_id: string }) => x.run_id), [s.runs.run.last.run_id]);
     assert.deepEqual(s.discrepancies.by_type, { UNBILLED_CALL: 1 });
     assert.equal(s.alerts.find((a: { type: string }) => a.type === 'LOW_BALANCE').state, 'firing');
     const text = await runCli(['status'], { env: r.env });

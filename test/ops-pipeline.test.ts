@@ -120,6 +120,16 @@ describe('runPipeline', () => {
     await db.close();
   });
 
+  it('when Stripe fails after a good ledger sync, the run fails but the balance alerts still go out (and AUTH_FAILED does not)', async () => {
+    const { db, run } = await setup({ LOW_BALANCE_FLOW: '1500', STRIPE_API_KEY: 'sk_test_wrongKey00000000', STRIPE_MAX_RETRIES: '0' });
+    const start = receiver.requests.length;
+    await assert.rejects(run());
+    const mine = receiver.requests.slice(start).map((r) => `${r.json?.alert.type} ${r.json?.alert.state}`);
+    assert.deepEqual(mine, ['LOW_BALANCE firing']);
+    assert.equal(runsOf(db)[0]?.status, 'failed');
+    await db.close();
+  });
+
   it('stops between pages when aborted, keeps what was committed, and the next run resumes there', async () => {
     const { rig, db, config, clock, mem } = await setup({ AGENTFLOW_PAGE_SIZE: '2' }, { extraCalls: 10, latencyMs: 40 });
     const redactor = redactorFor(config);

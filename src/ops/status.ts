@@ -19,7 +19,8 @@ export interface StatusReport {
   balance: { available: string; reserved: string; as_of: string } | null;
   ledger: { last_sync_at: string | null; movements: number; calls: number };
   stripe: { last_sync_at: string | null; charges: number; refunds: number };
-  runs: Record<string, { last: RunInfo; last_success_at: string | null }>;
+  /** Per job: the last run, the last success, and the five most recent runs, newest first. */
+  runs: Record<string, { last: RunInfo; last_success_at: string | null; recent: RunInfo[] }>;
   discrepancies: { open: number; unacknowledged: number; by_type: Record<string, number> };
   alerts: { type: string; state: string; value: string; threshold: string; changed_at: string; last_notified_at: string | null }[];
   alert_outbox_pending: number;
@@ -39,11 +40,10 @@ export async function readStatus(db: Db): Promise<StatusReport> {
   const stripeSeen = await sql<{ t: string | null }>`SELECT MAX(t) AS t FROM (SELECT MAX(synced_at) AS t FROM stripe_charges UNION ALL SELECT MAX(synced_at) FROM stripe_refunds)`.execute(k);
   const stripeTimes = [stripeSync?.t ?? null, stripeSeen.rows[0]?.t ?? null].filter((t): t is string => typeof t === 'string');
 
-  const lastRuns = await sql<RunInfo & { job: string }>`
-    SELECT r.job, r.run_id, r.status, r.started_at, r.finished_at, r.window_from, r.window_to, r.error
-    FROM runs r
-    WHERE r.run_id = (SELECT r2.run_id FROM runs r2 WHERE r2.job = r.job ORDER BY r2.started_at DESC, r2.run_id DESC LIMIT 1)
-    ORDER BY r.job`.execute(k);
+  const recentRuns = await sql<RunInfo & { job: string; rn: number }>`
+    SELECT job, run_id, status, started_at, finished_at, window_from, window_to, error, rn FROM (
+      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY job ORDER BY started_at DESC, run_id DESC) AS rn FROM runs r
+    ) WHERE rn <= 5 ORDER BY job, rn`.execute(k);
   const successes = await k
     .selectFrom('runs')
     .select(['job', (eb) => eb.fn.max('started_at').as('t')])
@@ -52,7 +52,10 @@ export async function readStatus(db: Db): Promise<StatusReport> {
     .execute();
   const successAt = new Map(successes.map((s) => [s.job, s.t]));
   const runs: StatusReport['runs'] = {};
-  for (const { job, ...last } of lastRuns.rows) runs[job] = { last, last_success_at: successAt.get(job) ?? null };
+  for (const { job, rn: _rn, ...info } of recentRuns.rows) {
+    const entry = (runs[job] ??= { last: info, last_success_at: successAt.get(job) ?? null, recent: [] });
+    entry.recent.push(info);
+  }
 
   const open = await k
     .selectFrom('discrepancies')

@@ -79,12 +79,19 @@ export async function runPipeline(deps: PipelineDeps, options: { signal?: AbortS
       if (ledger.aborted) throwIfStopped(AbortSignal.abort(), 'the ledger sync');
       markLedgerSyncOk(db, clock);
 
-      const stripe = await stages.syncStripe({ db, stripe: deps.stripeApi, config, clock, log: log.child({ stage: 'stripe' }) }, { signal });
-      throwIfStopped(signal, 'the Stripe sync');
-      if (stripe.aborted) throwIfStopped(AbortSignal.abort(), 'the Stripe sync');
+      let stripe, rec, reports;
+      try {
+        stripe = await stages.syncStripe({ db, stripe: deps.stripeApi, config, clock, log: log.child({ stage: 'stripe' }) }, { signal });
+        throwIfStopped(signal, 'the Stripe sync');
+        if (stripe.aborted) throwIfStopped(AbortSignal.abort(), 'the Stripe sync');
 
-      const rec = await stages.reconcile({ db, config, clock, log: log.child({ stage: 'reconcile' }) }, { runId });
-      const reports = await stages.writeRunReports({ db, config, clock }, { runId, ...(options.reportsDir ? { dir: options.reportsDir } : {}) });
+        rec = await stages.reconcile({ db, config, clock, log: log.child({ stage: 'reconcile' }) }, { runId });
+        reports = await stages.writeRunReports({ db, config, clock }, { runId, ...(options.reportsDir ? { dir: options.reportsDir } : {}) });
+      } catch (err) {
+        // The ledger is fresh even though a later stage failed: its alerts still count.
+        if (!signal.aborted) await evaluateAlerts(alertDeps, { types: ['LOW_BALANCE', 'LOW_RUNWAY', 'AUTH_FAILED', 'SYNC_STALE'], authFailed: false, signal });
+        throw err;
+      }
 
       const alerts = await evaluateAlerts(alertDeps, {
         types: ['LOW_BALANCE', 'LOW_RUNWAY', 'DISCREPANCIES', 'AUTH_FAILED', 'SYNC_STALE'],
