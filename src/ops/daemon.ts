@@ -10,7 +10,7 @@
  * releases its leases and returns.
  */
 import cron, { type ScheduledTask } from 'node-cron';
-import { isFlowreconError } from '../errors.js';
+import { FlowreconError, isFlowreconError } from '../errors.js';
 import { runCatchUpDue } from './catchup.js';
 import { nextFire, parseSchedule, type Schedule } from './cron.js';
 import type { Job, JobDeps, ScheduledJobName } from './jobs.js';
@@ -124,4 +124,7 @@ export async function runDaemon(deps: JobDeps, jobs: readonly Job[], options: Da
     daemonLease.release();
   }
   log.info('scheduler stopped');
+  if (daemonLease.lost.aborted && !signal.aborted) {
+    throw new FlowreconError('LOCKED', 'another flowrecon daemon took over this database (the schedule lease expired while this one was stalled); stopped');
+  }
 }
