@@ -97,6 +97,7 @@ CREATE TABLE stripe_charges (
   synced_at       TEXT    NOT NULL
 );
 CREATE INDEX stripe_charges_created ON stripe_charges (created);
+CREATE INDEX stripe_charges_synced ON stripe_charges (synced_at); -- what changed since the last reconcile
 
 -- Which calls a charge bills (several for a batch charge).
 CREATE TABLE stripe_charge_calls (
@@ -120,6 +121,7 @@ CREATE TABLE stripe_refunds (
 );
 CREATE INDEX stripe_refunds_charge ON stripe_refunds (charge_id);
 CREATE INDEX stripe_refunds_created ON stripe_refunds (created);
+CREATE INDEX stripe_refunds_synced ON stripe_refunds (synced_at);
 
 -- Events already applied (deduplication by event id).
 CREATE TABLE stripe_events (
@@ -157,6 +159,15 @@ CREATE TABLE discrepancies (
 );
 CREATE INDEX discrepancies_open ON discrepancies (resolved_at, type);
 CREATE INDEX discrepancies_occurred ON discrepancies (occurred_at);
+
+-- Calls and charges the last reconcile left waiting (pending calls, calls within
+-- the billing grace, charges whose calls are not final or within the grace):
+-- an incremental reconcile judges them again even when nothing about them changed.
+CREATE TABLE reconcile_waiting (
+  kind TEXT NOT NULL CHECK (kind IN ('call', 'charge')),
+  id   TEXT NOT NULL,
+  PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
 
 -- ------------------------------------------------------------ operations ----
 

@@ -128,6 +128,11 @@ export interface DiscrepanciesTable {
   ack_note: string | null;
 }
 
+export interface ReconcileWaitingTable {
+  kind: 'call' | 'charge';
+  id: string;
+}
+
 export interface RunsTable {
   run_id: string;
   job: string;
@@ -186,6 +191,7 @@ export interface Database {
   stripe_refunds: StripeRefundsTable;
   stripe_events: StripeEventsTable;
   discrepancies: DiscrepanciesTable;
+  reconcile_waiting: ReconcileWaitingTable;
   runs: RunsTable;
   leases: LeasesTable;
   alert_states: AlertStatesTable;

@@ -41,13 +41,17 @@ function minutesApart(a: number, b: number): string {
   return `${min} min ${a >= b ? 'after' : 'before'}`;
 }
 
-/** Append "probable match: ..." to the details of UNBILLED_CALL and ORPHAN_CHARGE findings. */
-export function addCounterparts(findings: Finding[], waitingUnlinked: readonly Probe[]): void {
+/**
+ * Append "probable match: ..." to the details of UNBILLED_CALL and ORPHAN_CHARGE
+ * findings. `otherCharges` / `otherCalls`: candidates that are not findings of
+ * this run (unlinked charges still within the grace; standing open ones).
+ */
+export function addCounterparts(findings: Finding[], otherCharges: readonly Probe[], otherCalls: readonly Probe[] = []): void {
   const unbilled = findings.filter((f) => f.type === 'UNBILLED_CALL' && f.probe);
   const orphans = findings.filter((f) => f.type === 'ORPHAN_CHARGE' && f.probe);
   if (unbilled.length === 0 && orphans.length === 0) return;
-  const chargeIndex = index([...orphans.map((f) => f.probe as Probe), ...waitingUnlinked]);
-  const callIndex = index(unbilled.map((f) => f.probe as Probe));
+  const chargeIndex = index([...orphans.map((f) => f.probe as Probe), ...otherCharges]);
+  const callIndex = index([...unbilled.map((f) => f.probe as Probe), ...otherCalls]);
   for (const f of unbilled) {
     const p = f.probe as Probe;
     const m = nearest(chargeIndex, p);

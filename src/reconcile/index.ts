@@ -13,10 +13,11 @@ import type { DiscrepancyType } from '../domain.js';
 import type { Logger } from '../log.js';
 import { addCounterparts } from './counterparts.js';
 import { checkInvariants } from './invariants.js';
-import { applyFindings } from './lifecycle.js';
+import { applyFindings, readState } from './lifecycle.js';
 import { Pricer } from './pricing.js';
 import type { RuleContext } from './rules.js';
-import { scan, type ScanResult } from './scan.js';
+import { scan, type ScanResult, type Scope } from './scan.js';
+import type { Probe } from './facts.js';
 
 export interface ReconcileDeps {
   db: Db;
@@ -46,11 +47,68 @@ export function ruleContext(config: Config, asOf: Date): RuleContext {
   };
 }
 
-/** Diff the database's two sides as of `clock.now()`, update the discrepancy lifecycle. */
+/** What an incremental run needs from the last one. */
+interface IncrementalState {
+  seq: number;
+  syncedAt: string;
+  /** The settings the outcomes were decided under; any change forces a full run. */
+  fingerprint: string;
+  /** When the last full run was (ISO). */
+  fullAt: string;
+}
+
+/** A full run at least this often, whatever the incremental state says: a safety net, not a need. */
+const FULL_EVERY_MS = 24 * 3600_000;
+
+function fingerprint(config: Config): string {
+  return JSON.stringify([
+    config.flowUsdRate,
+    config.markup,
+    config.pricing,
+    config.currency,
+    config.priceToleranceCents,
+    config.billingGraceMinutes,
+    config.reservationTtlMinutes,
+  ]);
+}
+
+/** Null = judge the whole book. */
+function chooseScope(state: IncrementalState | null, config: Config, asOf: Date, full: boolean): Scope | null {
+  if (full || state === null || state.fingerprint !== fingerprint(config)) return null;
+  const sinceFull = asOf.getTime() - Date.parse(state.fullAt);
+  if (!(sinceFull >= 0 && sinceFull < FULL_EVERY_MS)) return null;
+  return { afterSeq: state.seq, syncedSince: state.syncedAt };
+}
+
+/** Open UNBILLED_CALL / ORPHAN_CHARGE rows this run did not judge: still candidates as counterparts. */
+function standingProbes(db: Db, judged: NonNullable<ScanResult['judged']>): { charges: Probe[]; calls: Probe[] } {
+  const rows = db.sqlite
+    .prepare(
+      `SELECT type, call_ids, stripe_charge_ids, expected_cents, billed_cents, occurred_at FROM discrepancies
+        WHERE resolved_at IS NULL AND type IN ('UNBILLED_CALL', 'ORPHAN_CHARGE')`,
+    )
+    .all() as { type: string; call_ids: string; stripe_charge_ids: string; expected_cents: number | null; billed_cents: number | null; occurred_at: string }[];
+  const out = { charges: [] as Probe[], calls: [] as Probe[] };
+  for (const r of rows) {
+    if (r.type === 'ORPHAN_CHARGE' && !judged.charges.has(r.stripe_charge_ids)) {
+      out.charges.push({ cents: r.billed_cents ?? 0, atMs: Date.parse(r.occurred_at), id: r.stripe_charge_ids });
+    } else if (r.type === 'UNBILLED_CALL' && !judged.calls.has(r.call_ids)) {
+      out.calls.push({ cents: r.expected_cents ?? 0, atMs: Date.parse(r.occurred_at), id: r.call_ids });
+    }
+  }
+  return out;
+}
+
+/**
+ * Diff the database's two sides as of `clock.now()`, update the discrepancy lifecycle.
+ * Incremental when the last run left a state under the same settings (and a
+ * full run happened within a day); `full: true` forces the whole book.
+ */
 export async function reconcile(
   deps: ReconcileDeps,
   options: {
     runId: string;
+    full?: boolean;
     /** Sees (and may corrupt) the scan before the invariants are checked: for tests of the checks. */
     afterScan?: (scan: ScanResult) => void;
   },
@@ -59,15 +117,29 @@ export async function reconcile(
   const log = deps.log.child({ stage: 'reconcile', runId: options.runId });
   const started = performance.now();
   const ctx = ruleContext(deps.config, asOf);
-  const result = deps.db.sqlite.transaction(() => scan(deps.db.sqlite, ctx))();
+  const previous = readState<IncrementalState>(deps.db);
+  const scope = chooseScope(previous, deps.config, asOf, options.full === true);
+  const result = deps.db.sqlite.transaction(() => scan(deps.db.sqlite, ctx, scope))();
   options.afterScan?.(result);
   checkInvariants(result.tally, result.inputs, result.findings);
-  addCounterparts(result.findings, result.waitingUnlinked);
-  const counts = applyFindings(deps.db, result.findings, options.runId, asOf.toISOString());
+  const standing = result.judged ? standingProbes(deps.db, result.judged) : { charges: [], calls: [] };
+  addCounterparts(result.findings, [...result.waitingUnlinked, ...standing.charges], standing.calls);
+  const state: IncrementalState = {
+    seq: result.watermark.seq,
+    syncedAt: result.watermark.syncedAt,
+    fingerprint: fingerprint(deps.config),
+    fullAt: scope === null ? asOf.toISOString() : (previous as IncrementalState).fullAt,
+  };
+  const counts = applyFindings(deps.db, result.findings, options.runId, asOf.toISOString(), {
+    judged: result.judged,
+    waiting: result.waiting,
+    state,
+  });
   const b = result.tally.buckets;
   log.info(
     {
       asOf: asOf.toISOString(),
+      mode: scope === null ? 'full' : 'incremental',
       found: result.findings.length,
       open: counts.open,
       new: counts.new,

@@ -56,8 +56,30 @@ const RESOLVE = `
 UPDATE discrepancies SET resolved_at = @now, resolved_run_id = @run
  WHERE resolved_at IS NULL AND discrepancy_id NOT IN (SELECT discrepancy_id FROM temp.rc_found)`;
 
+export interface ApplyOptions {
+  /**
+   * Incremental runs: what was judged. An open discrepancy about none of these
+   * stands; only those about judged calls or charges (and every BALANCE_DRIFT)
+   * can be resolved. Null or absent: the whole book was judged.
+   */
+  judged?: { calls: ReadonlySet<string>; charges: ReadonlySet<string> } | null;
+  /** The calls and charges to judge again next time (replaces the previous list). */
+  waiting?: { calls: readonly string[]; charges: readonly string[] };
+  /** The incremental state to keep for the next run (sync_state `reconcile.state`). */
+  state?: unknown;
+}
+
+export const STATE_NAME = 'reconcile.state';
+
+function about(row: { type: string; call_ids: string; stripe_charge_ids: string }, judged: NonNullable<ApplyOptions['judged']>): boolean {
+  if (row.type === 'BALANCE_DRIFT') return true;
+  // ORPHAN_CHARGE call ids are ids the ledger does not have: its charge decides.
+  if (row.type !== 'ORPHAN_CHARGE' && row.call_ids !== '' && row.call_ids.split(';').some((id) => judged.calls.has(id))) return true;
+  return row.stripe_charge_ids !== '' && row.stripe_charge_ids.split(';').some((id) => judged.charges.has(id));
+}
+
 /** Apply one run's findings. All or nothing. */
-export function applyFindings(db: Db, findings: readonly Finding[], runId: string, now: string): LifecycleCounts {
+export function applyFindings(db: Db, findings: readonly Finding[], runId: string, now: string, options: ApplyOptions = {}): LifecycleCounts {
   const sqlite = db.sqlite;
   return immediate(db, () => {
     sqlite.exec(FOUND_TABLE);
@@ -85,14 +107,44 @@ export function applyFindings(db: Db, findings: readonly Finding[], runId: strin
       );
     }
     sqlite.prepare(UPSERT).run({ now, run: runId });
-    const resolved = sqlite.prepare(RESOLVE).run({ now, run: runId }).changes;
+    let resolved: number;
+    if (options.judged) {
+      const judged = options.judged;
+      const gone = (
+        sqlite
+          .prepare(
+            `SELECT discrepancy_id, type, call_ids, stripe_charge_ids FROM discrepancies
+              WHERE resolved_at IS NULL AND discrepancy_id NOT IN (SELECT discrepancy_id FROM temp.rc_found)`,
+          )
+          .all() as { discrepancy_id: string; type: string; call_ids: string; stripe_charge_ids: string }[]
+      ).filter((r) => about(r, judged));
+      const resolve = sqlite.prepare(`UPDATE discrepancies SET resolved_at = ?, resolved_run_id = ? WHERE discrepancy_id = ?`);
+      for (const r of gone) resolve.run(now, runId, r.discrepancy_id);
+      resolved = gone.length;
+    } else {
+      resolved = sqlite.prepare(RESOLVE).run({ now, run: runId }).changes;
+    }
     sqlite.exec('DELETE FROM temp.rc_found');
+    if (options.waiting) {
+      sqlite.exec('DELETE FROM reconcile_waiting');
+      const ins = sqlite.prepare(`INSERT OR IGNORE INTO reconcile_waiting (kind, id) VALUES (?, ?)`);
+      for (const id of options.waiting.calls) ins.run('call', id);
+      for (const id of options.waiting.charges) ins.run('charge', id);
+    }
     sqlite
       .prepare(
         `INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
       )
       .run(LAST_RUN_STATE, runId, now);
+    if (options.state !== undefined) {
+      sqlite
+        .prepare(
+          `INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        )
+        .run(STATE_NAME, JSON.stringify(options.state), now);
+    }
     return { ...openCounts(db, runId), resolved };
   });
 }
@@ -125,6 +177,12 @@ export function openCounts(db: Db, runId: string | null): Omit<LifecycleCounts, 
       .all(runId) as string[]
   );
   return { open, new: fresh, by_type: byType, unacknowledged: unack, newIds };
+}
+
+/** The incremental state the last reconcile kept, if any. */
+export function readState<T>(db: Db): T | null {
+  const v = db.sqlite.prepare(`SELECT value FROM sync_state WHERE name = ?`).pluck().get(STATE_NAME) as string | undefined;
+  return v === undefined ? null : (JSON.parse(v) as T);
 }
 
 /** The run id of the latest reconcile that updated the lifecycle (null before the first). */

@@ -1,63 +1,76 @@
 /**
- * The set-based part: three streaming passes over indexed tables, each row
- * seen once, nothing loaded whole.
+ * The set-based part: streaming passes over indexed tables, each row seen
+ * once, nothing loaded whole.
  *
- *   charges  succeeded charges in charge-id order, each with the calls it
- *            names (links in (charge_id, call_id) order). A charge whose calls
- *            no other charge names is a component on its own and is judged at
- *            once; a charge sharing a call with another is set aside (rare),
- *            and those are joined into components and judged after the pass.
- *   calls    every call once, with whether a succeeded charge names it: the
- *            pending ones (stale reservations) and the final ones nobody bills.
+ *   calls    every call (in scope) with the succeeded charges naming it. A
+ *            call no succeeded charge names is judged alone; a call with one
+ *            succeeded charge that names only it (the common case) is judged
+ *            with it at once; a call in a batch or named by several charges
+ *            is set aside.
+ *   shared   the calls set aside, closed under "names" into components (a
+ *            batch charge and all its calls, a call and all its charges),
+ *            each judged as one group. Usually a few percent of the book.
+ *   orphans  succeeded charges naming no call the ledger has.
  *   breaks   the recorded balance_after chain breaks.
  *
- * Plus two independent aggregates, the invariant's input totals.
- * better-sqlite3 allows no other statement while an iterator is open, so
- * everything a pass needs comes in its own rows.
+ * Plus independent aggregates over the same scope: the invariant's inputs.
+ *
+ * Incremental runs narrow the scope to what can have changed since the last
+ * run: calls with movements after its last seq, charges and refunds synced
+ * since its newest sync time (the whole component of each), and everything
+ * that was waiting (pending calls, calls within the grace, waiting charges).
+ * Outcomes of everything else do not depend on time once decided, so they
+ * stand. better-sqlite3 allows no other statement while an iterator is open,
+ * so a pass only collects; temp tables are filled between passes.
  */
 import type { Sqlite } from '../db/connection.js';
 import type { CallStatus } from '../domain.js';
 import { safeInt } from '../money.js';
 import type { BreakFacts, CallFacts, ChargeFacts, Finding, Probe } from './facts.js';
-import type { Totals } from './invariants.js';
-import { Tally } from './invariants.js';
+import { Tally, type Totals } from './invariants.js';
 import { judgeBreak, judgeComponent, judgeLoneCall, type RuleContext } from './rules.js';
 
-const CHARGES_SQL = `
-SELECT ch.charge_id, ch.created, ch.currency, ch.amount_captured,
-       COALESCE((SELECT SUM(r.amount) FROM stripe_refunds r
-                  WHERE r.charge_id = ch.charge_id AND r.status = 'succeeded'), 0) AS refunded,
-       cc.call_id, lc.status, lc.net_micro, lc.agent_slug, lc.started_at, lc.finished_at,
-       CASE WHEN cc.call_id IS NULL THEN 0
-            ELSE (SELECT COUNT(*) FROM stripe_charge_calls c2 WHERE c2.call_id = cc.call_id) END AS links
-  FROM stripe_charges ch
-  LEFT JOIN stripe_charge_calls cc ON cc.charge_id = ch.charge_id
-  LEFT JOIN ledger_calls lc ON lc.call_id = cc.call_id
+const REFUNDS = (charge: string) =>
+  `COALESCE((SELECT SUM(r.amount) FROM stripe_refunds r WHERE r.charge_id = ${charge} AND r.status = 'succeeded'), 0)`;
+
+// Rows grouped per call: a LEFT JOIN keeps ledger_calls as the outer loop.
+const callsSql = (scoped: boolean) => `
+SELECT lc.call_id, lc.status, lc.net_micro, lc.agent_slug, lc.started_at, lc.finished_at,
+       ch.charge_id, ch.created, ch.currency, ch.amount_captured,
+       CASE WHEN ch.charge_id IS NULL THEN 0 ELSE ${REFUNDS('ch.charge_id')} END,
+       CASE WHEN ch.charge_id IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM stripe_charge_calls c2 WHERE c2.charge_id = ch.charge_id) END
+  FROM ${scoped ? 'temp.rc_scope_calls s JOIN ledger_calls lc ON lc.call_id = s.call_id' : 'ledger_calls lc'}
+  LEFT JOIN stripe_charge_calls cc ON cc.call_id = lc.call_id
+  LEFT JOIN stripe_charges ch ON ch.charge_id = cc.charge_id AND ch.status = 'succeeded'`;
+
+const orphansSql = (scoped: boolean) => `
+SELECT ch.charge_id, ch.created, ch.currency, ch.amount_captured, ${REFUNDS('ch.charge_id')},
+       (SELECT group_concat(c3.call_id, char(31) ORDER BY c3.call_id) FROM stripe_charge_calls c3 WHERE c3.charge_id = ch.charge_id)
+  FROM ${scoped ? 'temp.rc_dirty_charges d JOIN stripe_charges ch ON ch.charge_id = d.charge_id' : 'stripe_charges ch'}
  WHERE ch.status = 'succeeded'
+   AND NOT EXISTS (SELECT 1 FROM stripe_charge_calls cc JOIN ledger_calls lc ON lc.call_id = cc.call_id WHERE cc.charge_id = ch.charge_id)`;
+
+const SHARED_SQL = `
+SELECT ch.charge_id, ch.created, ch.currency, ch.amount_captured, ${REFUNDS('ch.charge_id')},
+       cc.call_id, lc.status, lc.net_micro, lc.agent_slug, lc.started_at, lc.finished_at
+  FROM temp.rc_shared_charges d
+  JOIN stripe_charges ch ON ch.charge_id = d.charge_id
+  JOIN stripe_charge_calls cc ON cc.charge_id = ch.charge_id
+  LEFT JOIN ledger_calls lc ON lc.call_id = cc.call_id
  ORDER BY ch.charge_id, cc.call_id`;
 
-const CALLS_SQL = `
-SELECT lc.call_id, lc.status, lc.net_micro, lc.agent_slug, lc.started_at, lc.finished_at,
-       EXISTS (SELECT 1 FROM stripe_charge_calls cc JOIN stripe_charges ch ON ch.charge_id = cc.charge_id
-                WHERE cc.call_id = lc.call_id AND ch.status = 'succeeded') AS named
-  FROM ledger_calls lc`;
-
 const BREAKS_SQL = `
-SELECT movement_id, missing_micro, expected_balance_micro, actual_balance_micro, created_at
-  FROM ledger_breaks ORDER BY seq`;
+SELECT movement_id, missing_micro, expected_balance_micro, actual_balance_micro, created_at FROM ledger_breaks ORDER BY seq`;
 
-const CALL_TOTALS_SQL = `SELECT COUNT(*), COALESCE(SUM(net_micro), 0) FROM ledger_calls WHERE status <> 'pending'`;
-const CHARGE_TOTALS_SQL = `
-SELECT (SELECT COUNT(*) FROM stripe_charges WHERE status = 'succeeded'),
-       (SELECT COALESCE(SUM(amount_captured), 0) FROM stripe_charges WHERE status = 'succeeded')
-     - (SELECT COALESCE(SUM(r.amount), 0) FROM stripe_refunds r JOIN stripe_charges ch ON ch.charge_id = r.charge_id
-         WHERE r.status = 'succeeded' AND ch.status = 'succeeded')`;
+const TEMP_TABLES = ['rc_scope_calls', 'rc_dirty_charges', 'rc_shared_calls', 'rc_shared_charges', 'rc_judged_calls', 'rc_judged_charges'];
 
 type Row = unknown[];
 
-interface Pending {
-  charge: ChargeFacts;
-  calls: CallFacts[];
+export interface Scope {
+  /** Calls with a movement after this seq changed. */
+  readonly afterSeq: number;
+  /** Charges and refunds synced at or after this time changed. */
+  readonly syncedSince: string;
 }
 
 export interface ScanResult {
@@ -66,6 +79,12 @@ export interface ScanResult {
   inputs: Totals;
   /** Live charges naming no call, still within the grace: counterpart candidates. */
   waitingUnlinked: Probe[];
+  /** What must be judged again next run even if unchanged: pending calls, waiting calls and charges. */
+  waiting: { calls: string[]; charges: string[] };
+  /** Incremental runs only: every call and charge judged (a discrepancy about anything else stands). */
+  judged: { calls: Set<string>; charges: Set<string> } | null;
+  /** The newest ledger seq and Stripe sync time seen: the next run's scope starts there. */
+  watermark: { seq: number; syncedAt: string };
 }
 
 function callFrom(row: Row, at: number): CallFacts {
@@ -79,53 +98,106 @@ function callFrom(row: Row, at: number): CallFacts {
   };
 }
 
-export function scan(sqlite: Sqlite, ctx: RuleContext): ScanResult {
-  const findings: Finding[] = [];
-  const tally = new Tally();
-  const waitingCharges: ChargeFacts[] = [];
-  const shared: Pending[] = [];
-
-  // Pass 1: charges.
-  let cur: { charge: Omit<ChargeFacts, 'callIds' | 'unknownIds'>; calls: CallFacts[]; unknown: string[]; shared: boolean } | null = null;
-  const flush = () => {
-    if (!cur) return;
-    const charge: ChargeFacts = { ...cur.charge, callIds: cur.calls.map((c) => c.callId), unknownIds: cur.unknown };
-    if (cur.shared) shared.push({ charge, calls: cur.calls });
-    else judgeComponent([charge], cur.calls, ctx, tally, findings, waitingCharges);
-    cur = null;
+function chargeFrom(row: Row, at: number, callIds: readonly string[], unknownIds: readonly string[]): ChargeFacts {
+  const chargeId = row[at] as string;
+  return {
+    chargeId,
+    createdS: safeInt(row[at + 1], `stripe_charges.created of ${chargeId}`),
+    currency: String(row[at + 2]).toLowerCase(),
+    capturedCents: safeInt(row[at + 3], `stripe_charges.amount_captured of ${chargeId}`),
+    refundedCents: safeInt(row[at + 4], `refunds of ${chargeId}`),
+    callIds,
+    unknownIds,
   };
-  for (const row of sqlite.prepare(CHARGES_SQL).raw().iterate() as IterableIterator<Row>) {
-    const chargeId = row[0] as string;
-    if (cur === null || cur.charge.chargeId !== chargeId) {
+}
+
+/** Records buckets into the tally, and in incremental runs which entities were judged and which wait. */
+class Recorder extends Tally {
+  readonly waitingCalls: string[] = [];
+  readonly waitingCharges: string[] = [];
+  readonly judgedCalls: Set<string> | null;
+  readonly judgedCharges: Set<string> | null;
+  constructor(incremental: boolean) {
+    super();
+    this.judgedCalls = incremental ? new Set() : null;
+    this.judgedCharges = incremental ? new Set() : null;
+  }
+  override call(call: CallFacts, bucket: 'matched' | 'discrepancy' | 'waiting'): void {
+    super.call(call, bucket);
+    if (bucket === 'waiting') this.waitingCalls.push(call.callId);
+  }
+  override charge(charge: ChargeFacts, bucket: 'matched' | 'discrepancy' | 'waiting'): void {
+    super.charge(charge, bucket);
+    this.judgedCharges?.add(charge.chargeId);
+    if (bucket === 'waiting') this.waitingCharges.push(charge.chargeId);
+  }
+  seenCall(call: CallFacts): void {
+    this.judgedCalls?.add(call.callId);
+    if (call.status === 'pending') this.waitingCalls.push(call.callId);
+  }
+}
+
+function tempTables(sqlite: Sqlite): void {
+  for (const t of TEMP_TABLES) {
+    const col = t.endsWith('calls') ? 'call_id' : 'charge_id';
+    sqlite.exec(`CREATE TEMP TABLE IF NOT EXISTS ${t} (${col} TEXT PRIMARY KEY) WITHOUT ROWID`);
+    sqlite.exec(`DELETE FROM temp.${t}`);
+  }
+}
+
+function buildScope(sqlite: Sqlite, scope: Scope): void {
+  const p = { seq: scope.afterSeq, since: scope.syncedSince };
+  sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_dirty_charges SELECT charge_id FROM stripe_charges WHERE synced_at >= @since`).run(p);
+  sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_dirty_charges SELECT charge_id FROM stripe_refunds WHERE synced_at >= @since AND charge_id IS NOT NULL`).run(p);
+  sqlite.exec(`INSERT OR IGNORE INTO temp.rc_dirty_charges SELECT id FROM reconcile_waiting WHERE kind = 'charge'`);
+  sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_scope_calls SELECT call_id FROM ledger_calls WHERE last_seq > @seq`).run(p);
+  sqlite.exec(`INSERT OR IGNORE INTO temp.rc_scope_calls SELECT id FROM reconcile_waiting WHERE kind = 'call'`);
+  sqlite.exec(
+    `INSERT OR IGNORE INTO temp.rc_scope_calls
+     SELECT cc.call_id FROM temp.rc_dirty_charges d JOIN stripe_charge_calls cc ON cc.charge_id = d.charge_id
+       JOIN ledger_calls lc ON lc.call_id = cc.call_id`,
+  );
+}
+
+export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = null): ScanResult {
+  const findings: Finding[] = [];
+  const rec = new Recorder(scope !== null);
+  const waitingUnlinked: ChargeFacts[] = [];
+  tempTables(sqlite);
+  if (scope) buildScope(sqlite, scope);
+
+  // Pass 1: calls, with the succeeded charges naming them.
+  const shared: string[] = [];
+  let call: CallFacts | null = null;
+  let charges: { row: Row; links: number }[] = [];
+  const flush = () => {
+    if (call === null) return;
+    rec.seenCall(call);
+    judgeLoneCall(call, charges.length > 0, ctx, rec, findings);
+    if (charges.length === 1 && charges[0]!.links === 1) {
+      judgeComponent([chargeFrom(charges[0]!.row, 6, [call.callId], [])], [call], ctx, rec, findings, waitingUnlinked);
+    } else if (charges.length > 0) shared.push(call.callId);
+  };
+  for (const row of sqlite.prepare(callsSql(scope !== null)).raw().iterate() as IterableIterator<Row>) {
+    if (call === null || call.callId !== row[0]) {
       flush();
-      cur = {
-        charge: {
-          chargeId,
-          createdS: safeInt(row[1], `stripe_charges.created of ${chargeId}`),
-          currency: String(row[2]).toLowerCase(),
-          capturedCents: safeInt(row[3], `stripe_charges.amount_captured of ${chargeId}`),
-          refundedCents: safeInt(row[4], `refunds of ${chargeId}`),
-        },
-        calls: [],
-        unknown: [],
-        shared: false,
-      };
+      call = callFrom(row, 0);
+      charges = [];
     }
-    const callId = row[5] as string | null;
-    if (callId === null) continue; // names no call
-    if (row[6] === null) cur.unknown.push(callId);
-    else cur.calls.push(callFrom(row, 5));
-    if ((row[11] as number) > 1) cur.shared = true;
+    if (row[6] !== null) charges.push({ row, links: row[11] as number });
   }
   flush();
-  judgeShared(shared, ctx, tally, findings, waitingCharges);
 
-  // Pass 2: calls.
-  for (const row of sqlite.prepare(CALLS_SQL).raw().iterate() as IterableIterator<Row>) {
-    judgeLoneCall(callFrom(row, 0), row[6] === 1, ctx, tally, findings);
+  // Pass 2: the shared components, closed under "names", then judged whole.
+  judgeShared(sqlite, shared, ctx, rec, findings, waitingUnlinked);
+
+  // Pass 3: charges naming no call the ledger has.
+  for (const row of sqlite.prepare(orphansSql(scope !== null)).raw().iterate() as IterableIterator<Row>) {
+    const ids = row[5] === null ? [] : String(row[5]).split('\u001f');
+    judgeComponent([chargeFrom(row, 0, [], ids)], [], ctx, rec, findings, waitingUnlinked);
   }
 
-  // Pass 3: chain breaks.
+  // Pass 4: chain breaks (always all of them: few, and a break never goes away by itself).
   for (const row of sqlite.prepare(BREAKS_SQL).raw().iterate() as IterableIterator<Row>) {
     const b: BreakFacts = {
       movementId: row[0] as string,
@@ -137,51 +209,123 @@ export function scan(sqlite: Sqlite, ctx: RuleContext): ScanResult {
     findings.push(judgeBreak(b, ctx));
   }
 
-  const [calls, flow] = sqlite.prepare(CALL_TOTALS_SQL).raw().get() as [number, number];
-  const [charges, billed] = sqlite.prepare(CHARGE_TOTALS_SQL).raw().get() as [number, number];
+  const inputs = inputTotals(sqlite, rec);
+  const seq = (sqlite.prepare(`SELECT COALESCE(MAX(seq), 0) FROM ledger_movements`).pluck().get() as number) ?? 0;
+  const syncedAt = (sqlite
+    .prepare(`SELECT MAX(m) FROM (SELECT MAX(synced_at) AS m FROM stripe_charges UNION ALL SELECT MAX(synced_at) FROM stripe_refunds)`)
+    .pluck()
+    .get() as string | null) ?? '';
   return {
     findings,
-    tally,
-    inputs: { calls, flowMicro: flow, charges, billedCents: billed },
-    waitingUnlinked: waitingCharges.map((ch) => ({
+    tally: rec,
+    inputs,
+    waitingUnlinked: waitingUnlinked.filter((ch) => ch.callIds.length === 0).map((ch) => ({
       cents: ch.capturedCents - ch.refundedCents,
       atMs: ch.createdS * 1000,
       id: ch.chargeId,
     })),
+    waiting: { calls: rec.waitingCalls, charges: rec.waitingCharges },
+    judged: rec.judgedCalls && rec.judgedCharges ? { calls: rec.judgedCalls, charges: rec.judgedCharges } : null,
+    watermark: { seq, syncedAt },
   };
 }
 
-/** Charges sharing calls: union-find into components, each judged as one group. */
-function judgeShared(shared: readonly Pending[], ctx: RuleContext, tally: Tally, findings: Finding[], waiting: ChargeFacts[]): void {
-  if (shared.length === 0) return;
+/** The invariant's inputs, straight from the tables: the whole book, or exactly what this run judged. */
+function inputTotals(sqlite: Sqlite, rec: Recorder): Totals {
+  let callFilter = '';
+  let chargeFilter = '';
+  if (rec.judgedCalls && rec.judgedCharges) {
+    const insCall = sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_judged_calls VALUES (?)`);
+    for (const id of rec.judgedCalls) insCall.run(id);
+    const insCharge = sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_judged_charges VALUES (?)`);
+    for (const id of rec.judgedCharges) insCharge.run(id);
+    callFilter = 'AND call_id IN (SELECT call_id FROM temp.rc_judged_calls)';
+    chargeFilter = 'AND ch.charge_id IN (SELECT charge_id FROM temp.rc_judged_charges)';
+  }
+  const [calls, flow] = sqlite
+    .prepare(`SELECT COUNT(*), COALESCE(SUM(net_micro), 0) FROM ledger_calls WHERE status <> 'pending' ${callFilter}`)
+    .raw()
+    .get() as [number, number];
+  const [charges, captured] = sqlite
+    .prepare(`SELECT COUNT(*), COALESCE(SUM(amount_captured), 0) FROM stripe_charges ch WHERE status = 'succeeded' ${chargeFilter}`)
+    .raw()
+    .get() as [number, number];
+  const refunded = sqlite
+    .prepare(
+      `SELECT COALESCE(SUM(r.amount), 0) FROM stripe_refunds r JOIN stripe_charges ch ON ch.charge_id = r.charge_id
+        WHERE r.status = 'succeeded' AND ch.status = 'succeeded' ${chargeFilter}`,
+    )
+    .pluck()
+    .get() as number;
+  return { calls, flowMicro: flow, charges, billedCents: captured - refunded };
+}
+
+/** Charges sharing calls: closed into components with temp tables, then union-find, each judged as one group. */
+function judgeShared(sqlite: Sqlite, seeds: readonly string[], ctx: RuleContext, rec: Recorder, findings: Finding[], waiting: ChargeFacts[]): void {
+  if (seeds.length === 0) return;
+  const insCall = sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_shared_calls VALUES (?)`);
+  for (const id of seeds) insCall.run(id);
+  const addCharges = sqlite.prepare(
+    `INSERT OR IGNORE INTO temp.rc_shared_charges
+     SELECT cc.charge_id FROM temp.rc_shared_calls s JOIN stripe_charge_calls cc ON cc.call_id = s.call_id
+       JOIN stripe_charges ch ON ch.charge_id = cc.charge_id AND ch.status = 'succeeded'`,
+  );
+  const addCalls = sqlite.prepare(
+    `INSERT OR IGNORE INTO temp.rc_shared_calls
+     SELECT cc.call_id FROM temp.rc_shared_charges d JOIN stripe_charge_calls cc ON cc.charge_id = d.charge_id
+       JOIN ledger_calls lc ON lc.call_id = cc.call_id`,
+  );
+  // A full scan hands over closed components; an incremental one may need a few rounds.
+  for (let round = 0; round < 1000; round += 1) {
+    addCharges.run();
+    if (addCalls.run().changes === 0) break;
+  }
+
+  interface Pending {
+    charge: ChargeFacts;
+    calls: CallFacts[];
+  }
+  const pending: Pending[] = [];
+  let cur: { row: Row; calls: CallFacts[]; unknown: string[] } | null = null;
+  const flush = () => {
+    if (!cur) return;
+    pending.push({ charge: chargeFrom(cur.row, 0, cur.calls.map((c) => c.callId), cur.unknown), calls: cur.calls });
+    cur = null;
+  };
+  for (const row of sqlite.prepare(SHARED_SQL).raw().iterate() as IterableIterator<Row>) {
+    if (cur === null || cur.row[0] !== row[0]) {
+      flush();
+      cur = { row, calls: [], unknown: [] };
+    }
+    if (row[6] === null) cur.unknown.push(row[5] as string);
+    else cur.calls.push(callFrom(row, 5));
+  }
+  flush();
+
   const parent = new Map<string, string>();
   const find = (x: string): string => {
     let root = x;
     while (parent.get(root) !== root) root = parent.get(root) as string;
-    let node = x;
-    while (node !== root) {
+    for (let node = x; node !== root; ) {
       const next = parent.get(node) as string;
       parent.set(node, root);
       node = next;
     }
     return root;
   };
-  const union = (a: string, b: string) => {
-    const ra = find(a);
-    const rb = find(b);
-    if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
-  };
-  for (const p of shared) {
+  for (const p of pending) {
     const node = `ch\u0000${p.charge.chargeId}`;
-    parent.set(node, node);
+    if (!parent.has(node)) parent.set(node, node);
     for (const c of p.calls) {
       const cn = `ca\u0000${c.callId}`;
       if (!parent.has(cn)) parent.set(cn, cn);
-      union(node, cn);
+      const ra = find(node);
+      const rb = find(cn);
+      if (ra !== rb) parent.set(rb, ra);
     }
   }
   const components = new Map<string, { charges: ChargeFacts[]; calls: Map<string, CallFacts> }>();
-  for (const p of shared) {
+  for (const p of pending) {
     const root = find(`ch\u0000${p.charge.chargeId}`);
     let comp = components.get(root);
     if (!comp) components.set(root, (comp = { charges: [], calls: new Map() }));
@@ -190,6 +334,8 @@ function judgeShared(shared: readonly Pending[], ctx: RuleContext, tally: Tally,
   }
   for (const comp of components.values()) {
     const calls = [...comp.calls.values()].sort((a, b) => (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0));
-    judgeComponent(comp.charges, calls, ctx, tally, findings, waiting); // charges already in id order
+    // Calls pulled in by the closure were not seen by pass 1.
+    for (const c of calls) if (!rec.judgedCalls?.has(c.callId)) rec.judgedCalls?.add(c.callId);
+    judgeComponent(comp.charges, calls, ctx, rec, findings, waiting); // charges already in id order
   }
 }
