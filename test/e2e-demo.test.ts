@@ -43,7 +43,7 @@ test('flowrecon demo exits 0, writes the reports, and its summary agrees with th
   const started = Date.now();
   const res = await runCli(ARGS, { cwd, timeoutMs: 60_000 });
   assert.equal(res.code, 0, res.stderr.slice(-2000));
-  assert.ok(Date.now() - started < 30_000, 'quick at this size');
+  assert.ok(Date.now() - started < 45_000, 'quick at this size');
   assert.equal(res.stderr.includes('\r'), false, 'no progress display off a TTY');
   const s = readSummary(res.stdout);
   assert.ok(existsSync(resolve(cwd, 'data/demo.db')));
