@@ -350,3 +350,40 @@ export class StripeDataBuilder extends StripeDataEditor {
     super(emptyStripeDataset(apiKeys), options);
   }
 }
+
+export interface SyntheticStripeOptions {
+  charges: number;
+  apiKeys: string[];
+  /** Unix seconds; the newest charge is created just before. */
+  now: number;
+  /** Days the charges spread over (default 30). */
+  spanDays?: number;
+  callIdKey?: string;
+}
+
+/**
+ * A large plausible account for benchmarks and manual runs: mostly succeeded
+ * charges a call each, every 10th a batch of three, every 3rd named through
+ * its PaymentIntent, a few failed, every 20th partly refunded an hour later.
+ */
+export function syntheticStripeDataset(options: SyntheticStripeOptions): StripeDataset {
+  const b = new StripeDataBuilder(options.apiKeys, { emitEvents: false });
+  const span = (options.spanDays ?? 30) * 86_400;
+  const step = Math.max(1, Math.floor(span / Math.max(1, options.charges)));
+  const start = options.now - step * options.charges;
+  for (let i = 0; i < options.charges; i++) {
+    const ids = i % 10 === 0 ? [`call_${i}_1`, `call_${i}_2`, `call_${i}_3`] : [`call_${i}`];
+    const c = b.addCharge({
+      created: start + i * step,
+      amount: 25 + ((i * 37) % 2000),
+      status: i % 50 === 7 ? 'failed' : 'succeeded',
+      callIds: ids,
+      callIdsOn: i % 3 === 0 ? 'payment_intent' : 'charge',
+      ...(options.callIdKey ? { callIdKey: options.callIdKey } : {}),
+      customer: `cus_${(i * 7919) % 5000}`,
+      description: `AgentFlow calls ${ids.join(', ')}`,
+    });
+    if (c.status === 'succeeded' && i % 20 === 0) b.addRefund(c.id, { created: Math.min(options.now, c.created + 3600), amount: Math.max(1, Math.floor(c.amount / 4)) });
+  }
+  return b.dataset;
+}

@@ -27,6 +27,7 @@ function statements(sqlite: Sqlite) {
     deleteLinks: sqlite.prepare('DELETE FROM stripe_charge_calls WHERE charge_id = ?'),
     insertLink: sqlite.prepare('INSERT OR IGNORE INTO stripe_charge_calls (charge_id, call_id) VALUES (?, ?)'),
     chargeVersion: sqlite.prepare('SELECT version_ms FROM stripe_charges WHERE charge_id = ?').pluck(),
+    chargeLinkSource: sqlite.prepare('SELECT version_ms, call_ids_raw, call_ids_source FROM stripe_charges WHERE charge_id = ?'),
     refundRow: sqlite.prepare('SELECT amount, status, version_ms FROM stripe_refunds WHERE refund_id = ?'),
     upsertRefund: sqlite.prepare(
       `INSERT INTO stripe_refunds (refund_id, charge_id, payment_intent, amount, currency, status, reason, created, version_ms, synced_at)
@@ -62,6 +63,8 @@ function st(sqlite: Sqlite): ReturnType<typeof statements> {
  */
 export function upsertCharge(sqlite: Sqlite, charge: ChargeSnapshot, calls: ChargeCallIds, versionMs: number, syncedAt: string): boolean {
   const s = st(sqlite);
+  const before = s.chargeLinkSource.get(charge.id) as { version_ms: number; call_ids_raw: string | null; call_ids_source: string | null } | undefined;
+  if (before && before.version_ms > versionMs) return false;
   const applied =
     s.upsertCharge.run({
       charge_id: charge.id,
@@ -84,8 +87,10 @@ export function upsertCharge(sqlite: Sqlite, charge: ChargeSnapshot, calls: Char
       version_ms: versionMs,
       synced_at: syncedAt,
     }).changes > 0;
-  if (applied) {
-    s.deleteLinks.run(charge.id);
+  // The links follow from the raw value and where it came from: rewrite them only when those moved.
+  const linksMoved = !before || before.call_ids_raw !== calls.raw || before.call_ids_source !== calls.source;
+  if (applied && linksMoved) {
+    if (before) s.deleteLinks.run(charge.id);
     for (const id of calls.ids) s.insertLink.run(charge.id, id);
   }
   return applied;

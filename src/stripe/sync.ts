@@ -243,17 +243,23 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
         log.info({ pass: name, window: cursor.window }, 'resuming an unfinished window');
       }
       const win = cursor.window;
+      const fetchPage = (after: string | null) => {
+        const p = list({ created: { gte: win.gte, lt: win.lt }, limit: pageSize, ...(after ? { starting_after: after } : {}) }).then(
+          (page) => ({ page, fetchedAtMs: nowMs() }),
+        );
+        p.catch(() => undefined); // awaited below; a prefetch abandoned by an abort must not be "unhandled"
+        return p;
+      };
+      let next = fetchPage(win.after);
       let pages = 0;
       for (let done = false; !done; ) {
         if (signal?.aborted) return false;
-        const page = await list({
-          created: { gte: win.gte, lt: win.lt },
-          limit: pageSize,
-          ...(win.after ? { starting_after: win.after } : {}),
-        });
-        const write = await handle(page.data, nowMs());
+        const { page, fetchedAtMs } = await next;
         const last = page.data.at(-1);
         done = !page.has_more || !last;
+        // The next page travels while this one is stored; the cursor still moves one committed page at a time.
+        if (!done) next = fetchPage((last as T).id);
+        const write = await handle(page.data, fetchedAtMs);
         immediate(db, () => {
           const at = nowIso();
           write(at);
