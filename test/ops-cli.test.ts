@@ -71,7 +71,8 @@ describe('flowrecon run', () => {
   });
 
   it('two processes racing for the run: exactly one runs it, the other exits 1 saying why', async () => {
-    const r = await rig({ latencyMs: 150, extraCalls: 4 });
+    // Slow enough (~3 s) that the two processes overlap even when one starts late.
+    const r = await rig({ latencyMs: 200, extraCalls: 30 });
     const env = { ...r.env, AGENTFLOW_PAGE_SIZE: '2', FLOWRECON_LEASE_WAIT_SECONDS: '0' };
     // Migrate first, so the race is about the lease and not about creating the file.
     openDatabase(r.dbPath).sqlite.close();

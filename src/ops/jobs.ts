@@ -19,7 +19,7 @@ import { throwIfStopped } from './abort.js';
 import { missedDailyWindows, type DailyWindow } from './catchup.js';
 import { parseSchedule } from './cron.js';
 import { withLease } from './lease.js';
-import { finishRun, startRun, withRun } from './runs.js';
+import { abandonStaleRuns, finishRun, startRun, withRun } from './runs.js';
 import { runPipeline, type RunSummary } from '../pipeline/run.js';
 import { stagesWith, type Stages } from './stages.js';
 
@@ -109,8 +109,9 @@ export async function runPipelineJob(deps: JobDeps, ctx: JobContext): Promise<Ru
 /** The ledger poll: sync, then the balance alerts (LOW_BALANCE, LOW_RUNWAY, SYNC_STALE, AUTH_FAILED). */
 export async function runLedgerJob(deps: JobDeps, ctx: JobContext): Promise<{ runId: string }> {
   const stages = stagesWith(deps.stages);
-  return withLease(deps, 'ledger', leaseOptions(deps, ctx.signal), (lease) =>
-    withRun(deps, 'ledger', (runId) =>
+  return withLease(deps, 'ledger', leaseOptions(deps, ctx.signal), (lease) => {
+    abandonStaleRuns(deps.db, deps.clock, 'ledger');
+    return withRun(deps, 'ledger', (runId) =>
       withLedgerApi(deps, async (ledgerApi) => {
         const log = deps.log.child({ job: 'ledger', runId });
         const signal = AbortSignal.any([ctx.signal, lease.lost]);
@@ -129,8 +130,8 @@ export async function runLedgerJob(deps: JobDeps, ctx: JobContext): Promise<{ ru
         const { balance: _balance, ...counts } = result;
         return { result: { runId }, counts: { ...counts, alerts: alerts.events.length } };
       }),
-    ),
-  );
+    );
+  });
 }
 
 /** Report dates already produced by a successful daily run, and the end of the newest. */
@@ -186,6 +187,7 @@ export async function runDailyWindow(deps: JobDeps, window: DailyWindow, signal?
 export async function runDailyJob(deps: JobDeps, ctx: JobContext): Promise<{ windows: string[] }> {
   const schedule = parseSchedule(deps.config.scheduleDaily, deps.config.timeZone, 'SCHEDULE_DAILY');
   return withLease(deps, 'daily', leaseOptions(deps, ctx.signal), async (lease) => {
+    abandonStaleRuns(deps.db, deps.clock, 'daily');
     const signal = AbortSignal.any([ctx.signal, lease.lost]);
     // Decided inside the lease, so two processes never produce the same window.
     const upTo = Math.max(ctx.fireAt.getTime(), deps.clock.now().getTime());

@@ -63,3 +63,14 @@ export async function withRun<T>(
     throw err;
   }
 }
+
+/**
+ * Runs of `job` still marked running when this process has just taken the
+ * job's lease belong to a process that died holding it (the lease expired):
+ * close them as failed so status and catch-up do not count them as running.
+ */
+export function abandonStaleRuns(db: Db, clock: Clock, job: JobName): number {
+  return db.sqlite
+    .prepare(`UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE job = ? AND status = 'running'`)
+    .run(clock.now().toISOString(), 'abandoned: the process running it stopped without finishing (its lease expired)', job).changes;
+}

@@ -17,7 +17,7 @@ import { evaluateAlerts } from '../alert/index.js';
 import { latestSnapshot, markLedgerSyncOk } from '../alert/inputs.js';
 import { anySignal, throwIfStopped } from '../ops/abort.js';
 import { withLease } from '../ops/lease.js';
-import { withRun } from '../ops/runs.js';
+import { abandonStaleRuns, withRun } from '../ops/runs.js';
 import { stagesWith, type Stages } from '../ops/stages.js';
 
 export interface PipelineDeps {
@@ -59,8 +59,9 @@ export async function runPipeline(deps: PipelineDeps, options: { signal?: AbortS
     ...(deps.holder ? { holder: deps.holder } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  return withLease(deps, 'run', leaseOptions, (lease) =>
-    withRun(deps, 'run', async (runId) => {
+  return withLease(deps, 'run', leaseOptions, (lease) => {
+    abandonStaleRuns(db, clock, 'run');
+    return withRun(deps, 'run', async (runId) => {
       const signal = anySignal(options.signal, lease.lost);
       const log = deps.log.child({ job: 'run', runId });
       const alertDeps = { ...deps, log };
@@ -122,6 +123,6 @@ export async function runPipeline(deps: PipelineDeps, options: { signal?: AbortS
       };
       log.info({ counts }, 'run finished');
       return { result: summary, counts };
-    }),
-  );
+    });
+  });
 }

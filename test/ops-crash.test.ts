@@ -1,0 +1,55 @@
+/** A `flowrecon run` killed with SIGKILL mid-sync: its lease outlives it until expiry, then the next run takes over. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, describe, it } from 'node:test';
+import { openDatabase } from '../src/db/connection.js';
+import { BIN, REPO_ROOT, runCli } from './helpers.js';
+import { startOpsRig, type OpsRig } from './ops-rig.js';
+
+const rigs: OpsRig[] = [];
+after(async () => {
+  for (const r of rigs) await r.close();
+});
+async function rig(options: Parameters<typeof startOpsRig>[0] = {}): Promise<OpsRig> {
+  const r = await startOpsRig(options);
+  rigs.push(r);
+  return r;
+}
+
+function count(dbPath: string, sql: string): number {
+  const db = openDatabase(dbPath);
+  try {
+    return (db.sqlite.prepare(sql).get() as { n: number }).n;
+  } finally {
+    db.sqlite.close();
+  }
+}
+
+describe('a run killed with SIGKILL', () => {
+  it('keeps its lease until it expires; the next run waits for that, runs, and closes the dead run as failed', async () => {
+    const r = await rig({ latencyMs: 100, extraCalls: 20 });
+    const env = { ...r.env, AGENTFLOW_PAGE_SIZE: '2', FLOWRECON_LEASE_TTL_SECONDS: '6' };
+    const child = spawn(process.execPath, [BIN, 'run'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+    r.agentflow.onRequest(({ index }) => {
+      if (index === 3) child.kill('SIGKILL');
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    r.agentflow.onRequest(() => undefined);
+    assert.equal(count(r.dbPath, 'SELECT COUNT(*) AS n FROM leases'), 1, 'the dead holder left its lease behind');
+    const impatient = await runCli(['run'], { env: { ...env, FLOWRECON_LEASE_WAIT_SECONDS: '0' } });
+    assert.equal(impatient.code, 1);
+    assert.match(impatient.stderr, /locked/);
+    const patient = await runCli(['run', '--json'], { env: { ...env, FLOWRECON_LEASE_WAIT_SECONDS: '20' } });
+    assert.equal(patient.code, 0, patient.stderr);
+    const runs = (() => {
+      const db = openDatabase(r.dbPath);
+      try {
+        return db.sqlite.prepare(`SELECT status, error FROM runs WHERE job = 'run' ORDER BY started_at`).all() as { status: string; error: string | null }[];
+      } finally {
+        db.sqlite.close();
+      }
+    })();
+    assert.deepEqual(runs.map((x) => x.status), ['failed', 'succeeded']);
+    assert.match(runs[0]?.error ?? '', /abandoned/);
+  });
+});
