@@ -34,7 +34,7 @@ export async function syncStripeCommand(
   process.once('SIGTERM', stop);
   try {
     return await withRun({ db, clock: ctx.clock, redactor: ctx.redactor }, 'sync-stripe', async (runId) => {
-      const log = ctx.log.child({ runId });
+      const log = ctx.log.child({ stage: 'stripe', runId });
       const result = await syncStripe(
         { db, stripe, config: ctx.config, clock: ctx.clock, log },
         { ...(since ? { since } : {}), signal: controller.signal },

@@ -114,7 +114,7 @@ interface FetchedCharge {
 
 export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOptions = {}): Promise<StripeSyncResult> {
   const { db, stripe, config, clock } = deps;
-  const log = deps.log.child({ stage: 'stripe' });
+  const log = deps.log; // the caller's child logger (stage, runId)
   const signal = options.signal;
   const overlap = options.overlapSeconds ?? 300;
   const lag = options.eventLagSeconds ?? 60;
