@@ -112,6 +112,28 @@ describe('stripe client faults', () => {
     }
   });
 
+  it('a restricted key reading charges, refunds, payment intents and events is enough; one lacking events is refused by name', async () => {
+    const READ = ['charges', 'refunds', 'payment_intents', 'events'];
+    const ok = await rig({ key: 'rk_test_readOnly11', restrictedKeys: { rk_test_readOnly11: READ }, build: charges(30) });
+    await ok.sync();
+    ok.clock.advance(600_000);
+    ok.standin.refundNow(ok.standin.dataset.charges[3]!.id, { amount: 5 });
+    ok.standin.setChargeStatus(ok.standin.dataset.charges[4]!.id, 'failed');
+    ok.clock.advance(120_000);
+    await ok.sync();
+    assert.equal(storedCharges(ok.db).size, 30);
+    assert.equal(storedCharges(ok.db).get(ok.standin.dataset.charges[4]!.id)?.status, 'failed');
+
+    const partial = await rig({ key: 'rk_test_noEvents22', restrictedKeys: { rk_test_noEvents22: READ.slice(0, 3) }, build: charges(3) });
+    await assert.rejects(partial.sync(), (err: unknown) => {
+      assert.ok(err instanceof FlowreconError);
+      assert.equal(err.code, 'AUTH');
+      assert.match(err.message, /^Stripe refused list events: the API key lacks permission \(403/);
+      assert.match(err.message, /read access to Charges, Refunds, PaymentIntents and Events/);
+      return true;
+    });
+  });
+
   it('a missing key is a settings error before any request', async () => {
     const r = await rig();
     const config = configFor({ STRIPE_API_BASE: r.standin.url });

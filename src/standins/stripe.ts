@@ -39,6 +39,11 @@ export interface StripeStandinOptions {
   faults?: StripeFaults;
   /** Days of events the server keeps (Stripe: 30). */
   eventRetentionDays?: number;
+  /**
+   * Restricted keys and the resources each may read (`charges`, `refunds`,
+   * `payment_intents`, `events`, `balance_transactions`); anything else is 403.
+   */
+  restrictedKeys?: Record<string, string[]>;
 }
 
 export interface StripeStandinStats {
@@ -309,7 +314,9 @@ export async function startStripeStandin(options: StripeStandinOptions): Promise
     return expand(o, expandPaths(q, ''));
   };
 
-  const authenticate = (req: IncomingMessage): void => {
+  const restricted = options.restrictedKeys ?? {};
+  /** The key the request carries, checked; returns the resources it may read (undefined = all). */
+  const authenticate = (req: IncomingMessage): readonly string[] | undefined => {
     const header = req.headers.authorization ?? '';
     let key = '';
     if (/^Bearer /i.test(header)) key = header.slice(7).trim();
@@ -320,11 +327,13 @@ export async function startStripeStandin(options: StripeStandinOptions): Promise
         message: 'You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth.',
       });
     }
+    if (Object.hasOwn(restricted, key)) return restricted[key];
     if (!dataset.apiKeys.includes(key)) {
       // Like Stripe, echo a masked form of the key: the client must not pass it on.
       const masked = `${key.slice(0, 8)}${'*'.repeat(Math.max(0, Math.min(key.length - 12, 24)))}${key.slice(-4)}`;
       throw new HttpError(401, { type: 'invalid_request_error', message: `Invalid API Key provided: ${masked}` });
     }
+    return undefined;
   };
 
   const injectFault = (): void => {
@@ -375,7 +384,13 @@ export async function startStripeStandin(options: StripeStandinOptions): Promise
       try {
         const r = route(req.method ?? 'GET', url.pathname);
         label = r.label;
-        authenticate(req);
+        const allowed = authenticate(req);
+        if (allowed && !allowed.includes(r.name)) {
+          throw new HttpError(403, {
+            type: 'invalid_request_error',
+            message: `The provided key does not have the required permissions for this endpoint. Having the 'rak_${RESOURCES[r.name].kind}_read' permission would allow this request to continue.`,
+          });
+        }
         injectFault();
         const q = parseQuery(url.searchParams);
         body = r.id !== undefined ? retrieve(r.name, r.id, q) : listResource(r.name, q);
