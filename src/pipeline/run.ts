@@ -70,7 +70,13 @@ export async function runPipeline(deps: PipelineDeps, options: { signal?: AbortS
 
       let ledger;
       try {
-        ledger = await stages.syncLedger({ db, api: deps.ledgerApi, clock, log: log.child({ stage: 'ledger' }) }, { pageSize: config.agentflowPageSize, signal });
+        // The ledger job syncs the same feed: hold its lease too, so the two never sync at once across processes.
+        ledger = await withLease(deps, 'ledger', leaseOptions, (ledgerLease) =>
+          stages.syncLedger(
+            { db, api: deps.ledgerApi, clock, log: log.child({ stage: 'ledger' }) },
+            { pageSize: config.agentflowPageSize, signal: anySignal(signal, ledgerLease.lost) },
+          ),
+        );
       } catch (err) {
         // The run fails; its alerts are still raised first (AUTH_FAILED on a 401, SYNC_STALE when overdue).
         await evaluateAlerts(alertDeps, { types: ['AUTH_FAILED', 'SYNC_STALE'], ...(isFlowreconError(err, 'AUTH') ? { authFailed: true } : {}), signal });
