@@ -237,7 +237,7 @@ export class StripeDataEditor {
     return refund;
   }
 
-  /** A charge's status changes (a pending charge settles or fails): `charge.succeeded` / `charge.failed` / `charge.updated`. */
+  /** A charge's status changes (a pending charge settles or fails): `charge.succeeded` / `charge.failed`, then `charge.updated`. */
   setChargeStatus(chargeId: string, status: StripeChargeObject['status'], at: number): StripeChargeObject {
     const charge = this.charge(chargeId);
     charge.status = status;
@@ -252,7 +252,8 @@ export class StripeDataEditor {
       const pi = this.paymentIntent(charge.payment_intent);
       pi.status = status === 'succeeded' ? 'succeeded' : status === 'pending' ? 'processing' : 'requires_payment_method';
     }
-    this.#emit(status === 'pending' ? 'charge.updated' : `charge.${status}`, charge, at);
+    if (status !== 'pending') this.#emit(`charge.${status}`, charge, at);
+    this.#emit('charge.updated', charge, at);
     return charge;
   }
 
