@@ -15,7 +15,7 @@ import type { Redactor } from '../secrets.js';
 import type { StripeApi } from '../stripe/client.js';
 import { evaluateAlerts } from '../alert/index.js';
 import { markLedgerSyncOk } from '../alert/inputs.js';
-import { throwIfStopped } from './abort.js';
+import { interrupted, throwIfStopped } from './abort.js';
 import { missedDailyWindows, type DailyWindow } from './catchup.js';
 import { parseSchedule } from './cron.js';
 import { withLease } from './lease.js';
@@ -124,7 +124,7 @@ export async function runLedgerJob(deps: JobDeps, ctx: JobContext): Promise<{ ru
           throw err;
         }
         throwIfStopped(signal, 'the ledger sync');
-        if (result.aborted) throwIfStopped(AbortSignal.abort(), 'the ledger sync');
+        if (result.aborted) throw interrupted('the ledger sync');
         markLedgerSyncOk(deps.db, deps.clock);
         const alerts = await evaluateAlerts(alertDeps, { types: ['LOW_BALANCE', 'LOW_RUNWAY', 'AUTH_FAILED', 'SYNC_STALE'], authFailed: false, signal });
         const { balance: _balance, ...counts } = result;

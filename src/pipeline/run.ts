@@ -15,7 +15,7 @@ import type { Redactor } from '../secrets.js';
 import type { StripeApi } from '../stripe/client.js';
 import { evaluateAlerts } from '../alert/index.js';
 import { latestSnapshot, markLedgerSyncOk } from '../alert/inputs.js';
-import { anySignal, throwIfStopped } from '../ops/abort.js';
+import { anySignal, interrupted, throwIfStopped } from '../ops/abort.js';
 import { withLease } from '../ops/lease.js';
 import { abandonStaleRuns, withRun } from '../ops/runs.js';
 import { stagesWith, type Stages } from '../ops/stages.js';
@@ -83,14 +83,14 @@ export async function runPipeline(deps: PipelineDeps, options: { signal?: AbortS
         throw err;
       }
       throwIfStopped(signal, 'the ledger sync');
-      if (ledger.aborted) throwIfStopped(AbortSignal.abort(), 'the ledger sync');
+      if (ledger.aborted) throw interrupted('the ledger sync');
       markLedgerSyncOk(db, clock);
 
       let stripe, rec, reports;
       try {
         stripe = await stages.syncStripe({ db, stripe: deps.stripeApi, config, clock, log: log.child({ stage: 'stripe' }) }, { signal });
         throwIfStopped(signal, 'the Stripe sync');
-        if (stripe.aborted) throwIfStopped(AbortSignal.abort(), 'the Stripe sync');
+        if (stripe.aborted) throw interrupted('the Stripe sync');
 
         rec = await stages.reconcile({ db, config, clock, log: log.child({ stage: 'reconcile' }) }, { runId });
         reports = await stages.writeRunReports({ db, config, clock }, { runId, ...(options.reportsDir ? { dir: options.reportsDir } : {}) });
