@@ -31,9 +31,11 @@ function startWorker(data: unknown): Worker {
   // From the TypeScript sources (tsx) the worker needs a small JS loader; from a build it runs as is.
   const fromSources = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSources ? './fetch-worker.ts' : './fetch-worker.js', import.meta.url);
+  // The worker holds at most a page or two: a small young generation keeps its garbage from inflating RSS.
+  const resourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 };
   return fromSources
-    ? new Worker(new URL('./fetch-worker-boot.mjs', import.meta.url), { workerData: { ...(data as object), entry: entry.href } })
-    : new Worker(entry, { workerData: data });
+    ? new Worker(new URL('./fetch-worker-boot.mjs', import.meta.url), { workerData: { ...(data as object), entry: entry.href }, resourceLimits })
+    : new Worker(entry, { workerData: data, resourceLimits });
 }
 
 export function createThreadedLedgerApi(

@@ -189,7 +189,18 @@ export async function startAgentflowStandin(options: AgentflowStandinOptions): P
     return null;
   };
 
-  const pageBody = (cursorPos: number, pageLimit: number): { body: Record<string, unknown>; served: number } => {
+  // Each movement is serialised once: a million-movement backfill then costs the stand-in little CPU,
+  // which matters on a small machine where it shares the cores with the client it serves.
+  const movementJson: string[] = [];
+  const bodyText = (body: Record<string, unknown>, start: number, served: number, pristine: boolean): string => {
+    if (!pristine) return JSON.stringify(body);
+    const { movements: _, ...rest } = body;
+    const parts = new Array<string>(served);
+    for (let i = 0; i < served; i++) parts[i] = movementJson[start + i] ??= JSON.stringify(movements[start + i]);
+    return `${JSON.stringify(rest).slice(0, -1)},"movements":[${parts.join(',')}]}`;
+  };
+
+  const pageBody = (cursorPos: number, pageLimit: number): { body: Record<string, unknown>; served: number; start: number; pristine: boolean } => {
     const repeat = faults.repeat ?? 0;
     const start = repeat > 0 && pageLimit > repeat ? Math.max(0, cursorPos - repeat) : cursorPos;
     const page = movements.slice(start, start + pageLimit);
@@ -206,7 +217,9 @@ export async function startAgentflowStandin(options: AgentflowStandinOptions): P
       has_more: Math.max(end, cursorPos) < movements.length,
     };
     const bad = faults.malformed;
+    let pristine = true;
     if (bad) {
+      pristine = false;
       if (bad.movementId === undefined) {
         if (bad.value === undefined) delete body[bad.field];
         else body[bad.field] = bad.value;
@@ -220,7 +233,7 @@ export async function startAgentflowStandin(options: AgentflowStandinOptions): P
         }
       }
     }
-    return { body, served: page.length };
+    return { body, served: page.length, start, pristine };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -261,7 +274,8 @@ export async function startAgentflowStandin(options: AgentflowStandinOptions): P
       cursorPos = pos;
     }
 
-    const { body, served } = pageBody(cursorPos, pageLimit);
+    const { body, served, start, pristine } = pageBody(cursorPos, pageLimit);
+    const text = bodyText(body, start, served, pristine);
     pagesServed += 1;
     let drop = false;
     if ((faults.dropNext ?? 0) > 0) {
@@ -271,13 +285,14 @@ export async function startAgentflowStandin(options: AgentflowStandinOptions): P
     if (drop) {
       record.status = 200;
       record.dropped = true;
-      const text = JSON.stringify(body);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.write(text.slice(0, Math.floor(text.length / 2)), () => res.socket?.destroy());
       return;
     }
     record.served = served;
-    send(res, record, 200, body);
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   };
 
   const server = createServer((req, res) => {
