@@ -87,19 +87,20 @@ function generate(db: Db, first: number, count: number, fromMs: number, toMs: nu
   let balance = last?.[1] ?? 0;
   let movements = 0;
   let charges = 0;
-  const synced = iso(toMs);
   const step = (toMs - fromMs) / count;
   const charge = (id: string, createdMs: number, amount: number, callIds: string[], currency = 'usd', refund = 0) => {
     const raw = callIds.join(',');
+    // Synced a couple of minutes after it happened, as a scheduled sync would.
+    const synced = iso(createdMs + 120_000);
     insCh.run(id, Math.floor(createdMs / 1000), currency, amount, amount, refund, refund >= amount && amount > 0 ? 1 : 0, `pi_${id}`, 'cus_bench', `{"agentflow_call_id":"${raw}"}`, raw || null, createdMs, synced);
     for (const c of callIds) insLink.run(id, c);
-    if (refund > 0) insRefund.run(`re_${id}`, id, refund, Math.floor(createdMs / 1000) + 3600, createdMs + 3600_000, synced);
+    if (refund > 0) insRefund.run(`re_${id}`, id, refund, Math.floor(createdMs / 1000) + 60, createdMs + 60_000, synced);
     charges += 1;
   };
   const mv = (id: string, type: string, amount: number, callId: string | null, status: string | null, at: number) => {
     seq += 1;
     balance += amount;
-    insMv.run(id, type, amount, balance, callId, callId ? 'summarize' : null, status, iso(at), synced);
+    insMv.run(id, type, amount, balance, callId, callId ? 'summarize' : null, status, iso(at), iso(at + 60_000));
     movements += 1;
   };
   let batch: { ids: string[]; amount: number; at: number } | null = null;

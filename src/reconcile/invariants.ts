@@ -38,6 +38,15 @@ export class Tally implements BucketSink {
     t.billedCents += billedOf(charge);
   }
 
+  /** Many matched single components at once (the scan's fast path). */
+  addMatched(calls: number, flowMicro: number, charges: number, billedCents: number): void {
+    const t = this.buckets.matched;
+    t.calls += calls;
+    t.flowMicro += flowMicro;
+    t.charges += charges;
+    t.billedCents += billedCents;
+  }
+
   sum(): Totals {
     const s = zero();
     for (const t of Object.values(this.buckets)) {

@@ -67,6 +67,18 @@ export class Pricer {
     return Number(roundHalfEven(BigInt(netMicro) * f.num, f.den));
   }
 
+  /**
+   * When every call has the same price (no PRICING_FILE), the expected-cents
+   * factor as a reduced fraction num/den per micro-FLOW, so SQL can apply it;
+   * null when prices vary by start or agent.
+   */
+  uniformExpected(): { num: bigint; den: bigint } | null {
+    if (this.#periods.length > 0) return null;
+    const f = this.#factors(null, null).expected;
+    const g = gcd(f.num, f.den);
+    return { num: f.num / g, den: f.den / g };
+  }
+
   /** The numbers behind expectedCents, for the `detail` column. */
   explainExpected(netMicro: number, agentSlug: string | null, startedAt: string | null): PriceExplanation {
     const { price, expected } = this.#factors(agentSlug, startedAt);
@@ -128,4 +140,11 @@ function atLeastCents(text: string): string {
   const dot = text.indexOf('.');
   if (dot < 0) return `${text}.00`;
   return text.length - dot - 1 < 2 ? text.padEnd(dot + 3, '0') : text;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  let x = a < 0n ? -a : a;
+  let y = b < 0n ? -b : b;
+  while (y !== 0n) [x, y] = [y, x % y];
+  return x === 0n ? 1n : x;
 }

@@ -21,7 +21,9 @@
  * that was waiting (pending calls, calls within the grace, waiting charges).
  * Outcomes of everything else do not depend on time once decided, so they
  * stand. better-sqlite3 allows no other statement while an iterator is open,
- * so a pass only collects; temp tables are filled between passes.
+ * so a pass only collects; temp tables are filled between passes. Temp
+ * tables have no statistics, so joins starting from one are written as CROSS
+ * JOIN, which SQLite never reorders: the small table drives.
  */
 import type { Sqlite } from '../db/connection.js';
 import type { CallStatus } from '../domain.js';
@@ -30,8 +32,8 @@ import type { BreakFacts, CallFacts, ChargeFacts, Finding, Probe } from './facts
 import { Tally, type Totals } from './invariants.js';
 import { judgeBreak, judgeComponent, judgeLoneCall, type RuleContext } from './rules.js';
 
-const REFUNDS = (charge: string) =>
-  `COALESCE((SELECT SUM(r.amount) FROM stripe_refunds r WHERE r.charge_id = ${charge} AND r.status = 'succeeded'), 0)`;
+// Succeeded refunds per charge, summed once per run into temp.rc_refunds.
+const REFUNDS = (charge: string) => `COALESCE((SELECT rf.amount FROM temp.rc_refunds rf WHERE rf.charge_id = ${charge}), 0)`;
 
 // Rows grouped per call: a LEFT JOIN keeps ledger_calls as the outer loop.
 const callsSql = (scoped: boolean) => `
@@ -39,14 +41,46 @@ SELECT lc.call_id, lc.status, lc.net_micro, lc.agent_slug, lc.started_at, lc.fin
        ch.charge_id, ch.created, ch.currency, ch.amount_captured,
        CASE WHEN ch.charge_id IS NULL THEN 0 ELSE ${REFUNDS('ch.charge_id')} END,
        CASE WHEN ch.charge_id IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM stripe_charge_calls c2 WHERE c2.charge_id = ch.charge_id) END
-  FROM ${scoped ? 'temp.rc_scope_calls s JOIN ledger_calls lc ON lc.call_id = s.call_id' : 'ledger_calls lc'}
+  FROM ${scoped ? 'temp.rc_scope_calls s CROSS JOIN ledger_calls lc ON lc.call_id = s.call_id' : 'ledger_calls lc'}
   LEFT JOIN stripe_charge_calls cc ON cc.call_id = lc.call_id
   LEFT JOIN stripe_charges ch ON ch.charge_id = cc.charge_id AND ch.status = 'succeeded'`;
+
+/**
+ * The fast path of a full run at a single price: a call with exactly one link,
+ * to a succeeded charge in CURRENCY with no other link, final, billed within
+ * the tolerance of its price, is matched — which is what judgeComponent
+ * decides for such a single component (none of rules 3 and 5-9 can apply).
+ * Such rows never reach JavaScript as rows: the WHERE clause hands their
+ * FLOW and cents to `flowrecon_matched` (a registered function that adds
+ * them to the tally and drops the row), so one scan both sums the matched and
+ * streams the rest to the rules. The expected cents are Pricer's half-even
+ * fraction applied in integers, only where they cannot overflow.
+ */
+const fastMatched = `(
+  lc.status <> 'pending' AND ch.charge_id IS NOT NULL AND lower(ch.currency) = @cur
+  AND lc.net_micro BETWEEN 0 AND @limit
+  AND NOT EXISTS (SELECT 1 FROM temp.rc_multi_calls m WHERE m.call_id = lc.call_id)
+  AND NOT EXISTS (SELECT 1 FROM temp.rc_multi_charges m WHERE m.charge_id = ch.charge_id)
+  AND abs(ch.amount_captured - COALESCE(rf.amount, 0)
+          - ((lc.net_micro * @num) / @den
+             + (2 * ((lc.net_micro * @num) % @den) > @den
+                OR (2 * ((lc.net_micro * @num) % @den) = @den AND ((lc.net_micro * @num) / @den) % 2 = 1)))) <= @tol)`;
+
+const FAST_SQL = `
+SELECT lc.call_id, lc.status, lc.net_micro, lc.agent_slug, lc.started_at, lc.finished_at,
+       ch.charge_id, ch.created, ch.currency, ch.amount_captured, COALESCE(rf.amount, 0),
+       CASE WHEN ch.charge_id IS NULL THEN 0
+            WHEN EXISTS (SELECT 1 FROM temp.rc_multi_charges m WHERE m.charge_id = ch.charge_id) THEN 2 ELSE 1 END
+  FROM ledger_calls lc
+  LEFT JOIN stripe_charge_calls cc ON cc.call_id = lc.call_id
+  LEFT JOIN stripe_charges ch ON ch.charge_id = cc.charge_id AND ch.status = 'succeeded'
+  LEFT JOIN temp.rc_refunds rf ON rf.charge_id = ch.charge_id
+ WHERE CASE WHEN ${fastMatched} THEN flowrecon_matched(lc.net_micro, ch.amount_captured - COALESCE(rf.amount, 0)) = 0 ELSE 1 END`;
 
 const orphansSql = (scoped: boolean) => `
 SELECT ch.charge_id, ch.created, ch.currency, ch.amount_captured, ${REFUNDS('ch.charge_id')},
        (SELECT group_concat(c3.call_id, char(31) ORDER BY c3.call_id) FROM stripe_charge_calls c3 WHERE c3.charge_id = ch.charge_id)
-  FROM ${scoped ? 'temp.rc_dirty_charges d JOIN stripe_charges ch ON ch.charge_id = d.charge_id' : 'stripe_charges ch'}
+  FROM ${scoped ? 'temp.rc_dirty_charges d CROSS JOIN stripe_charges ch ON ch.charge_id = d.charge_id' : 'stripe_charges ch'}
  WHERE ch.status = 'succeeded'
    AND NOT EXISTS (SELECT 1 FROM stripe_charge_calls cc JOIN ledger_calls lc ON lc.call_id = cc.call_id WHERE cc.charge_id = ch.charge_id)`;
 
@@ -54,15 +88,15 @@ const SHARED_SQL = `
 SELECT ch.charge_id, ch.created, ch.currency, ch.amount_captured, ${REFUNDS('ch.charge_id')},
        cc.call_id, lc.status, lc.net_micro, lc.agent_slug, lc.started_at, lc.finished_at
   FROM temp.rc_shared_charges d
-  JOIN stripe_charges ch ON ch.charge_id = d.charge_id
-  JOIN stripe_charge_calls cc ON cc.charge_id = ch.charge_id
+  CROSS JOIN stripe_charges ch ON ch.charge_id = d.charge_id
+  CROSS JOIN stripe_charge_calls cc ON cc.charge_id = ch.charge_id
   LEFT JOIN ledger_calls lc ON lc.call_id = cc.call_id
- ORDER BY ch.charge_id, cc.call_id`;
+ ORDER BY d.charge_id, cc.call_id`;
 
 const BREAKS_SQL = `
 SELECT movement_id, missing_micro, expected_balance_micro, actual_balance_micro, created_at FROM ledger_breaks ORDER BY seq`;
 
-const TEMP_TABLES = ['rc_scope_calls', 'rc_dirty_charges', 'rc_shared_calls', 'rc_shared_charges', 'rc_judged_calls', 'rc_judged_charges'];
+const TEMP_TABLES = ['rc_scope_calls', 'rc_dirty_charges', 'rc_shared_calls', 'rc_shared_charges', 'rc_judged_calls', 'rc_judged_charges', 'rc_multi_calls', 'rc_multi_charges'];
 
 type Row = unknown[];
 
@@ -85,6 +119,8 @@ export interface ScanResult {
   judged: { calls: Set<string>; charges: Set<string> } | null;
   /** The newest ledger seq and Stripe sync time seen: the next run's scope starts there. */
   watermark: { seq: number; syncedAt: string };
+  /** ms per pass, for logs and the benchmark. */
+  ms: Record<string, number>;
 }
 
 function callFrom(row: Row, at: number): CallFacts {
@@ -143,6 +179,24 @@ function tempTables(sqlite: Sqlite): void {
     sqlite.exec(`CREATE TEMP TABLE IF NOT EXISTS ${t} (${col} TEXT PRIMARY KEY) WITHOUT ROWID`);
     sqlite.exec(`DELETE FROM temp.${t}`);
   }
+  sqlite.exec(`CREATE TEMP TABLE IF NOT EXISTS rc_refunds (charge_id TEXT PRIMARY KEY, amount INTEGER NOT NULL) WITHOUT ROWID`);
+  sqlite.exec(`DELETE FROM temp.rc_refunds`);
+  sqlite.exec(
+    `INSERT INTO temp.rc_refunds SELECT charge_id, SUM(amount) FROM stripe_refunds
+      WHERE status = 'succeeded' AND charge_id IS NOT NULL GROUP BY charge_id`,
+  );
+}
+
+/** The fast path's parameters, or null when it cannot be used (prices vary, or the fraction is too large for int64). */
+function fastParams(ctx: RuleContext): Record<string, string | number | bigint> | null {
+  const f = ctx.pricer.uniformExpected();
+  if (f === null || f.den > 1n << 60n || f.num <= 0n || f.num > 1n << 30n) return null;
+  return { num: f.num, den: f.den, limit: (1n << 62n) / f.num, tol: ctx.toleranceCents, cur: ctx.currency };
+}
+
+function fastTables(sqlite: Sqlite): void {
+  sqlite.exec(`INSERT INTO temp.rc_multi_calls SELECT call_id FROM stripe_charge_calls GROUP BY call_id HAVING COUNT(*) > 1`);
+  sqlite.exec(`INSERT INTO temp.rc_multi_charges SELECT charge_id FROM stripe_charge_calls GROUP BY charge_id HAVING COUNT(*) > 1`);
 }
 
 function buildScope(sqlite: Sqlite, scope: Scope): void {
@@ -154,17 +208,25 @@ function buildScope(sqlite: Sqlite, scope: Scope): void {
   sqlite.exec(`INSERT OR IGNORE INTO temp.rc_scope_calls SELECT id FROM reconcile_waiting WHERE kind = 'call'`);
   sqlite.exec(
     `INSERT OR IGNORE INTO temp.rc_scope_calls
-     SELECT cc.call_id FROM temp.rc_dirty_charges d JOIN stripe_charge_calls cc ON cc.charge_id = d.charge_id
-       JOIN ledger_calls lc ON lc.call_id = cc.call_id`,
+     SELECT cc.call_id FROM temp.rc_dirty_charges d CROSS JOIN stripe_charge_calls cc ON cc.charge_id = d.charge_id
+       CROSS JOIN ledger_calls lc ON lc.call_id = cc.call_id`,
   );
 }
 
 export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = null): ScanResult {
+  const ms: Record<string, number> = {};
+  let lap = performance.now();
+  const mark = (name: string) => {
+    const now = performance.now();
+    ms[name] = Math.round(now - lap);
+    lap = now;
+  };
   const findings: Finding[] = [];
   const rec = new Recorder(scope !== null);
   const waitingUnlinked: ChargeFacts[] = [];
   tempTables(sqlite);
   if (scope) buildScope(sqlite, scope);
+  mark('scope');
 
   // Pass 1: calls, with the succeeded charges naming them.
   const shared: string[] = [];
@@ -178,7 +240,20 @@ export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = nul
       judgeComponent([chargeFrom(charges[0]!.row, 6, [call.callId], [])], [call], ctx, rec, findings, waitingUnlinked);
     } else if (charges.length > 0) shared.push(call.callId);
   };
-  for (const row of sqlite.prepare(callsSql(scope !== null)).raw().iterate() as IterableIterator<Row>) {
+  const fast = scope === null ? fastParams(ctx) : null;
+  let rows: IterableIterator<Row>;
+  if (fast) {
+    fastTables(sqlite);
+    mark('fastTables');
+    sqlite.function('flowrecon_matched', { deterministic: false }, (net, billed) => {
+      rec.addMatched(1, net as number, 1, billed as number);
+      return 1;
+    });
+    rows = sqlite.prepare(FAST_SQL).raw().iterate(fast) as IterableIterator<Row>;
+  } else {
+    rows = sqlite.prepare(callsSql(scope !== null)).raw().iterate() as IterableIterator<Row>;
+  }
+  for (const row of rows) {
     if (call === null || call.callId !== row[0]) {
       flush();
       call = callFrom(row, 0);
@@ -187,9 +262,11 @@ export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = nul
     if (row[6] !== null) charges.push({ row, links: row[11] as number });
   }
   flush();
+  mark('calls');
 
   // Pass 2: the shared components, closed under "names", then judged whole.
   judgeShared(sqlite, shared, ctx, rec, findings, waitingUnlinked);
+  mark('shared');
 
   // Pass 3: charges naming no call the ledger has.
   for (const row of sqlite.prepare(orphansSql(scope !== null)).raw().iterate() as IterableIterator<Row>) {
@@ -208,6 +285,7 @@ export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = nul
     };
     findings.push(judgeBreak(b, ctx));
   }
+  mark('orphansBreaks');
 
   const inputs = inputTotals(sqlite, rec);
   const seq = (sqlite.prepare(`SELECT COALESCE(MAX(seq), 0) FROM ledger_movements`).pluck().get() as number) ?? 0;
@@ -215,6 +293,7 @@ export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = nul
     .prepare(`SELECT MAX(m) FROM (SELECT MAX(synced_at) AS m FROM stripe_charges UNION ALL SELECT MAX(synced_at) FROM stripe_refunds)`)
     .pluck()
     .get() as string | null) ?? '';
+  mark('totals');
   return {
     findings,
     tally: rec,
@@ -227,6 +306,7 @@ export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = nul
     waiting: { calls: rec.waitingCalls, charges: rec.waitingCharges },
     judged: rec.judgedCalls && rec.judgedCharges ? { calls: rec.judgedCalls, charges: rec.judgedCharges } : null,
     watermark: { seq, syncedAt },
+    ms,
   };
 }
 
@@ -267,13 +347,13 @@ function judgeShared(sqlite: Sqlite, seeds: readonly string[], ctx: RuleContext,
   for (const id of seeds) insCall.run(id);
   const addCharges = sqlite.prepare(
     `INSERT OR IGNORE INTO temp.rc_shared_charges
-     SELECT cc.charge_id FROM temp.rc_shared_calls s JOIN stripe_charge_calls cc ON cc.call_id = s.call_id
-       JOIN stripe_charges ch ON ch.charge_id = cc.charge_id AND ch.status = 'succeeded'`,
+     SELECT cc.charge_id FROM temp.rc_shared_calls s CROSS JOIN stripe_charge_calls cc ON cc.call_id = s.call_id
+       CROSS JOIN stripe_charges ch ON ch.charge_id = cc.charge_id AND ch.status = 'succeeded'`,
   );
   const addCalls = sqlite.prepare(
     `INSERT OR IGNORE INTO temp.rc_shared_calls
-     SELECT cc.call_id FROM temp.rc_shared_charges d JOIN stripe_charge_calls cc ON cc.charge_id = d.charge_id
-       JOIN ledger_calls lc ON lc.call_id = cc.call_id`,
+     SELECT cc.call_id FROM temp.rc_shared_charges d CROSS JOIN stripe_charge_calls cc ON cc.charge_id = d.charge_id
+       CROSS JOIN ledger_calls lc ON lc.call_id = cc.call_id`,
   );
   // A full scan hands over closed components; an incremental one may need a few rounds.
   for (let round = 0; round < 1000; round += 1) {
