@@ -35,7 +35,7 @@ describe('a run killed with SIGKILL', () => {
     });
     await new Promise((resolve) => child.on('close', resolve));
     r.agentflow.onRequest(() => undefined);
-    assert.equal(count(r.dbPath, 'SELECT COUNT(*) AS n FROM leases'), 1, 'the dead holder left its lease behind');
+    assert.equal(count(r.dbPath, `SELECT COUNT(*) AS n FROM leases WHERE name = 'run'`), 1, 'the dead holder left its lease behind');
     const impatient = await runCli(['run'], { env: { ...env, FLOWRECON_LEASE_WAIT_SECONDS: '0' } });
     assert.equal(impatient.code, 1);
     assert.match(impatient.stderr, /locked/);
