@@ -119,7 +119,7 @@ export function registerLedgerCommands(program: Command): void {
           if (!opts.json) ctx.print(describeLedger(ledger));
         }
         if (target !== 'ledger') {
-          const stripe = await syncStripeCommand(ctx, since === undefined ? {} : { since });
+          const stripe = await syncStripeCommand(ctx, { ...(since === undefined ? {} : { since }), signal: interrupt.signal });
           out.stripe = stripe;
           if (!opts.json) ctx.print(`stripe: ${JSON.stringify(stripe)}`);
         }

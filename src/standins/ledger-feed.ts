@@ -110,7 +110,7 @@ export class LedgerFeedBuilder {
   }
 
   topup(amount: string | number): WireMovement {
-    return this.add({ type: 'topup', amount: typeof amount === 'number' ? amount : amount });
+    return this.add({ type: 'topup', amount });
   }
 
   /**
