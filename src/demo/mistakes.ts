@@ -40,10 +40,10 @@ export function chooseMistakes(frame: Frame, calls: CallPlan[]): Mistakes {
   const duplicate = claim(rng.take(pool(dear), K), 'duplicate');
   const rnpoRelease = claim(rng.take(pool((c) => old(c) && c.outcome === 'release' && c.fullCents > 0), Math.ceil(K / 2)), 'rnpo');
   const rnpoRefund = claim(rng.take(pool((c) => old(c) && c.outcome === 'refund' && c.fullCents > c.expectedCents), K - rnpoRelease.length), 'rnpo');
-  const overKinds = ['partial', 'goodwill', 'full'] as const;
-  const over: { call: CallPlan; kind: (typeof overKinds)[number] }[] = [];
+  const overKinds: readonly OverKind[] = ['partial', 'goodwill', 'full'];
+  const over: Mistakes['over'] = [];
   for (let i = 0; i < K; i++) {
-    const kind = overKinds[i % 3] as (typeof overKinds)[number];
+    const kind = overKinds[i % 3] as OverKind;
     const list =
       kind === 'goodwill'
         ? rng.take(pool(dear), 1)
@@ -53,10 +53,10 @@ export function chooseMistakes(frame: Frame, calls: CallPlan[]): Mistakes {
     call.role = 'over';
     over.push({ call, kind: list[0] ? kind : 'goodwill' });
   }
-  const amountKinds = ['wrong', 'batch', 'halfup', 'under'] as const;
-  const amount: { calls: CallPlan[]; kind: (typeof amountKinds)[number] }[] = [];
+  const amountKinds: readonly AmountKind[] = ['wrong', 'batch', 'halfup', 'under'];
+  const amount: Mistakes['amount'] = [];
   for (let i = 0; i < K; i++) {
-    let kind = amountKinds[i % 4] as (typeof amountKinds)[number];
+    let kind = amountKinds[i % 4] as AmountKind;
     let list: CallPlan[] = [];
     if (kind === 'batch') list = rng.take(pool((c) => settled(c) && c.agent.batch), rng.int(2, 3));
     if (kind === 'halfup') list = rng.take(pool((c) => old(c) && c.outcome === 'settle' && c.tie && halfUpDiffers(c, rules)), 1);

@@ -414,8 +414,9 @@ function callRows(calls: Map<string, CallAgg>, charges: ChargeInfo[], expectedOf
   }
   const rows = [...calls.values()]
     .filter((c) => c.startedAt !== null)
-    .sort((a, b) => Date.parse(a.startedAt as string) - Date.parse(b.startedAt as string) || byStr(a.callId, b.callId));
-  return rows.map((c) => {
+    .map((c) => ({ c, at: Date.parse(c.startedAt as string) }))
+    .sort((a, b) => a.at - b.at || byStr(a.c.callId, b.c.callId));
+  return rows.map(({ c }) => {
     const ch = charged.get(c.callId) ?? 0;
     const re = refunded.get(c.callId) ?? 0;
     const pending = c.status === 'pending';
