@@ -209,12 +209,16 @@ test('second run after the data change: stable ids, new/open statuses, resolved 
   assert.deepEqual(summary.discrepancies['by_type'], byType(truth));
 });
 
-test('a third run with nothing changed: nothing new, nothing resolved, the same rows', async () => {
+test('a third run with nothing changed but one acknowledged: nothing new, nothing resolved, the same rows', async () => {
   assert.ok(second.length > 0, 'needs the second run');
+  const known = second.find((r) => r['type'] === 'AMOUNT_MISMATCH') as Row;
+  const ack = await runCli(['ack', known['discrepancy_id'] as string, '--note', 'priced by hand, agreed with the customer'], { env, cwd: dir });
+  assert.equal(ack.code, 0, ack.stderr.slice(-2000));
   const { summary, rows } = await run();
   assert.equal(summary.discrepancies['new'], 0);
   assert.equal(summary.discrepancies['resolved'], 0);
+  assert.equal(summary.discrepancies['open'], second.length, 'acknowledged ones still count as open');
   const strip = (list: Row[]) => list.map((r): Row => ({ ...r, status: '' })).sort((a, b) => ((a['discrepancy_id'] as string) < (b['discrepancy_id'] as string) ? -1 : 1));
   assert.deepEqual(strip(rows), strip(second));
-  assert.ok(rows.every((r) => r['status'] === 'open'));
+  for (const r of rows) assert.equal(r['status'], r['discrepancy_id'] === known['discrepancy_id'] ? 'acknowledged' : 'open');
 });
