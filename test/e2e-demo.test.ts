@@ -1,11 +1,12 @@
 /** `flowrecon demo` as a newcomer runs it: a process, no account, reports on disk, a summary that agrees with them. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { DISCREPANCY_TYPES } from '../src/domain.js';
-import { runCli, tempDir } from './helpers.js';
+import { BIN, runCli, tempDir } from './helpers.js';
 
 const ARGS = ['demo', '--calls', '1500', '--days', '2', '--seed', '3'];
 
@@ -99,4 +100,18 @@ test('flowrecon demo with bad arguments: exit 2 naming the option', async () => 
   const res = await runCli(['demo', '--calls', 'many'], { cwd: tempDir('flowrecon-demo-') });
   assert.equal(res.code, 2);
   assert.match(res.stderr, /--calls/);
+});
+
+test('on a terminal the demo shows its progress', async (t) => {
+  const probe = spawnSync('script', ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return t.skip('util-linux script(1) is not installed');
+  const cwd = tempDir('flowrecon-demo-tty-');
+  // script(1) gives the child a pseudo-terminal, as a person's shell would.
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} demo --calls 300 --days 1 --seed 9`;
+  const res = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' } });
+  assert.equal(res.status, 0, res.stdout.slice(-2000));
+  assert.match(res.stdout, /syncing the AgentFlow ledger/);
+  assert.match(res.stdout, /ledger: \d+ pages, \d+ of \d+ movements/);
+  assert.match(res.stdout, /done in \d+\.\d s/);
+  assert.match(res.stdout, /Discrepancies: \d+ open/);
 });
