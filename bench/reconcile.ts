@@ -61,7 +61,7 @@ function cents(netMicro: number): number {
 const PROBLEMS = ['UNBILLED', 'UNBILLED', 'AMOUNT', 'AMOUNT', 'DUPLICATE', 'CURRENCY', 'OVER_REFUNDED', 'NOT_PASSED_ON', 'STALE', 'ORPHAN'] as const;
 
 /** Append `count` calls numbered from `first`, spread over [fromMs, toMs). */
-function generate(db: Db, first: number, count: number, fromMs: number, toMs: number, seed: number): { movements: number; charges: number } {
+export function generate(db: Db, first: number, count: number, fromMs: number, toMs: number, seed: number): { movements: number; charges: number } {
   const s = db.sqlite;
   const random = rng(seed);
   const insMv = s.prepare(
@@ -225,14 +225,15 @@ async function measure(path: string, calls: number): Promise<Figures[]> {
   const out: Figures[] = [];
   const runOnce = async (runId: string) => {
     const t = performance.now();
-    const r = await reconcile({ db, config, clock, log }, { runId });
+    let passes = '';
+    const r = await reconcile({ db, config, clock, log }, { runId, afterScan: (scan) => (passes = JSON.stringify(scan.ms)) });
     const tr = performance.now();
     await writeRunReports({ db, config, clock }, { runId });
     const t2 = performance.now();
-    return { r, reconcileMs: tr - t, reportsMs: t2 - tr, totalMs: t2 - t };
+    return { r, reconcileMs: tr - t, reportsMs: t2 - tr, totalMs: t2 - t, passes };
   };
   const first = await runOnce('run_bench_1');
-  out.push({ phase: 'full', ms: first.totalMs, reconcileMs: first.reconcileMs, reportsMs: first.reportsMs, open: first.r.discrepancies.open });
+  out.push({ phase: 'full', ms: first.totalMs, reconcileMs: first.reconcileMs, reportsMs: first.reportsMs, open: first.r.discrepancies.open, passes: first.passes });
 
   const extra = Math.max(1, Math.round(calls / 100));
   const tg = performance.now();
@@ -240,7 +241,7 @@ async function measure(path: string, calls: number): Promise<Figures[]> {
   const genMs = performance.now() - tg;
   clock.advance(15 * 60_000);
   const second = await runOnce('run_bench_2');
-  out.push({ phase: 'second', ms: second.totalMs, reconcileMs: second.reconcileMs, reportsMs: second.reportsMs, open: second.r.discrepancies.open, new: second.r.discrepancies.new, genMs });
+  out.push({ phase: 'second', ms: second.totalMs, reconcileMs: second.reconcileMs, reportsMs: second.reportsMs, open: second.r.discrepancies.open, new: second.r.discrepancies.new, genMs, passes: second.passes });
 
   const tb = performance.now();
   const bare = db.sqlite.prepare(BARE_DIFF).pluck().get() as number;
@@ -276,6 +277,7 @@ export async function run(): Promise<void> {
     const exp = f.export!;
     console.log(`full reconcile + reports: ${s(full.ms)} (reconcile ${s(full.reconcileMs)}, reports ${s(full.reportsMs)}; ${full.open} open)   target < 20 s`);
     console.log(`second run, +1% data:     ${s(second.ms)} (${second.new} new, ${second.open} open) = ${((Number(second.ms) / Number(full.ms)) * 100).toFixed(0)}% of the full run   target < 25%`);
+    console.log(`  scan passes (ms), full: ${full.passes}; second: ${second.passes}`);
     console.log(`bare diff SQL:            ${s(bare.ms)} (${bare.rows} rows); engine/bare = ${(Number(full.reconcileMs) / Number(bare.ms)).toFixed(2)}x   target < 3x`);
     console.log(`export calls:             ${exp.rows} rows in ${s(exp.ms)} = ${Math.round(Number(exp.rows) / (Number(exp.ms) / 1000)).toLocaleString('en-US')} rows/s, RSS ${exp.rssBeforeMb} -> ${exp.rssAfterMb} MB   target >= 50,000 rows/s`);
     console.log(`peak RSS (measuring):     ${f.rss!.peakMb} MB   target < 400 MB`);

@@ -27,11 +27,11 @@ export function shownPath(path: string, cwd = process.cwd()): string {
 }
 
 /** One recorded reconcile run: diff, lifecycle, reports. */
-export async function reconcileCommand(ctx: AppContext): Promise<ReconcileCommandResult> {
+export async function reconcileCommand(ctx: AppContext, options: { full?: boolean } = {}): Promise<ReconcileCommandResult> {
   const db = ctx.db();
   return withRun({ db, clock: ctx.clock, redactor: ctx.redactor }, 'reconcile', async (runId) => {
     const log = ctx.log.child({ stage: 'reconcile', runId });
-    const result = await reconcile({ db, config: ctx.config, clock: ctx.clock, log }, { runId });
+    const result = await reconcile({ db, config: ctx.config, clock: ctx.clock, log }, { runId, full: options.full === true });
     const reports = await writeRunReports({ db, config: ctx.config, clock: ctx.clock }, { runId });
     const out: ReconcileCommandResult = {
       run_id: runId,
@@ -62,10 +62,11 @@ export function registerReconcileCommands(program: Command): void {
     .description('reconcile what is in the database and write the discrepancy report and summary')
     .option('--json', 'print one JSON object on stdout')
     .option('--fail-on-discrepancy', 'exit 3 when open discrepancies remain')
-    .action(async (opts: { json?: boolean; failOnDiscrepancy?: boolean }, cmd: Command) => {
+    .option('--full', 'judge the whole book, not only what changed since the last run')
+    .action(async (opts: { json?: boolean; failOnDiscrepancy?: boolean; full?: boolean }, cmd: Command) => {
       const ctx = createContext(cmd);
       try {
-        const r = await reconcileCommand(ctx);
+        const r = await reconcileCommand(ctx, { full: opts.full === true });
         printResult(ctx, r, Boolean(opts.json));
         if (opts.failOnDiscrepancy && r.discrepancies.open > 0) {
           throw new FlowreconError('DISCREPANCIES', `${r.discrepancies.open} open discrepancies (see ${r.reports.discrepancies})`);

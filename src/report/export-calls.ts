@@ -20,7 +20,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import type { ExportWindow } from '../ledger/export.js';
-import { formatCents, formatFlow, safeInt } from '../money.js';
+import { safeInt } from '../money.js';
 import { Pricer } from '../reconcile/pricing.js';
 import { type Cell, type CsvWriteResult, writeCsvFile } from './csv.js';
 
@@ -98,6 +98,19 @@ SELECT lc.call_id, lc.agent_slug, lc.started_at, lc.status, lc.reserved_micro, l
  ORDER BY lc.started_at, lc.call_id, cc.charge_id`;
 
 type Row = unknown[];
+
+/**
+ * money.ts's formatFlow/formatCents give the same text through BigInt; at a
+ * million rows the Number path matters, and every value here is a safe integer.
+ */
+function fixed(value: number, scale: number, unit: number): string {
+  const neg = value < 0;
+  const abs = neg ? -value : value;
+  const int = Math.floor(abs / unit);
+  return `${neg ? '-' : ''}${int}.${String(abs - int * unit).padStart(scale, '0')}`;
+}
+const formatFlow = (micro: number): string => fixed(micro, 6, 1_000_000);
+const formatCents = (cents: number): string => fixed(cents, 2, 100);
 
 function* callRows(db: Db, config: Config, pricer: Pricer, window: ExportWindow): Generator<Cell[]> {
   const currency = config.currency.toLowerCase();
