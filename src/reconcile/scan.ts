@@ -312,32 +312,33 @@ export function scan(sqlite: Sqlite, ctx: RuleContext, scope: Scope | null = nul
 
 /** The invariant's inputs, straight from the tables: the whole book, or exactly what this run judged. */
 function inputTotals(sqlite: Sqlite, rec: Recorder): Totals {
-  let callFilter = '';
-  let chargeFilter = '';
+  let calls = 'ledger_calls lc';
+  let charges = 'stripe_charges ch';
   if (rec.judgedCalls && rec.judgedCharges) {
     const insCall = sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_judged_calls VALUES (?)`);
     for (const id of rec.judgedCalls) insCall.run(id);
     const insCharge = sqlite.prepare(`INSERT OR IGNORE INTO temp.rc_judged_charges VALUES (?)`);
     for (const id of rec.judgedCharges) insCharge.run(id);
-    callFilter = 'AND call_id IN (SELECT call_id FROM temp.rc_judged_calls)';
-    chargeFilter = 'AND ch.charge_id IN (SELECT charge_id FROM temp.rc_judged_charges)';
+    calls = 'temp.rc_judged_calls j CROSS JOIN ledger_calls lc ON lc.call_id = j.call_id';
+    charges = 'temp.rc_judged_charges j CROSS JOIN stripe_charges ch ON ch.charge_id = j.charge_id';
   }
-  const [calls, flow] = sqlite
-    .prepare(`SELECT COUNT(*), COALESCE(SUM(net_micro), 0) FROM ledger_calls WHERE status <> 'pending' ${callFilter}`)
+  const [callCount, flow] = sqlite
+    .prepare(`SELECT COUNT(*), COALESCE(SUM(lc.net_micro), 0) FROM ${calls} WHERE lc.status <> 'pending'`)
     .raw()
     .get() as [number, number];
-  const [charges, captured] = sqlite
-    .prepare(`SELECT COUNT(*), COALESCE(SUM(amount_captured), 0) FROM stripe_charges ch WHERE status = 'succeeded' ${chargeFilter}`)
+  const [chargeCount, captured] = sqlite
+    .prepare(`SELECT COUNT(*), COALESCE(SUM(ch.amount_captured), 0) FROM ${charges} WHERE ch.status = 'succeeded'`)
     .raw()
     .get() as [number, number];
+  // Summed from stripe_refunds itself, not from the run's per-charge sums.
+  const refundsFrom = rec.judgedCharges
+    ? `${charges} CROSS JOIN stripe_refunds r ON r.charge_id = ch.charge_id`
+    : 'stripe_refunds r JOIN stripe_charges ch ON ch.charge_id = r.charge_id';
   const refunded = sqlite
-    .prepare(
-      `SELECT COALESCE(SUM(r.amount), 0) FROM stripe_refunds r JOIN stripe_charges ch ON ch.charge_id = r.charge_id
-        WHERE r.status = 'succeeded' AND ch.status = 'succeeded' ${chargeFilter}`,
-    )
+    .prepare(`SELECT COALESCE(SUM(r.amount), 0) FROM ${refundsFrom} WHERE r.status = 'succeeded' AND ch.status = 'succeeded'`)
     .pluck()
     .get() as number;
-  return { calls, flowMicro: flow, charges, billedCents: captured - refunded };
+  return { calls: callCount, flowMicro: flow, charges: chargeCount, billedCents: captured - refunded };
 }
 
 /** Charges sharing calls: closed into components with temp tables, then union-find, each judged as one group. */
