@@ -30,5 +30,8 @@ export function formatDemoSummary(r: DemoResult): string {
   lines.push(`  calls          ${r.exports.calls}`);
   lines.push(`  movements      ${r.exports.movements}`);
   lines.push(`  charges        ${r.exports.charges}`);
+  lines.push('');
+  lines.push("Each report row's detail column names the rule that fired and shows the arithmetic.");
+  lines.push('The database is data/demo.db: FLOWRECON_DB=data/demo.db npx flowrecon status');
   return lines.join('\n');
 }
