@@ -18,7 +18,7 @@ import { Pool } from 'undici';
 import { systemClock } from '../src/clock.js';
 import { configFor } from '../src/config.js';
 import { openDatabase } from '../src/db/connection.js';
-import { createThreadedLedgerApi } from '../src/ledger/threaded-client.js';
+import { createSyncLedgerApi } from '../src/ledger/threaded-client.js';
 import { syncLedger } from '../src/ledger/sync.js';
 import { silentLogger } from '../src/log.js';
 import { tryParseFlowMicro } from '../src/money.js';
@@ -115,7 +115,7 @@ export async function run(): Promise<void> {
     });
     const db = openDatabase(config.dbPath);
     const log = silentLogger();
-    const api = createThreadedLedgerApi(config, { log, redactor: new Redactor() });
+    const api = createSyncLedgerApi(config, { log, redactor: new Redactor() });
     const rssBefore = process.resourceUsage().maxRSS;
     const started = performance.now();
     const result = await syncLedger({ db, api, clock: systemClock, log }, { pageSize: PAGE });

@@ -188,3 +188,50 @@ describe('AgentFlow client', () => {
     assert.equal(retryAfterMs('Fri, 04 Dec 2026 10:00:05 GMT', now), 5000);
   });
 });
+
+describe('AgentFlow client on a worker thread', () => {
+  it('serves validated pages, passes errors through with their codes, and forwards its logs', async () => {
+    const { createThreadedLedgerApi } = await import('../src/ledger/threaded-client.js');
+    const s = await standin({ movements: 400, faults: { fail503Next: 1 } });
+    const config = configFor({ AGENTFLOW_BASE_URL: s.url, AGENTFLOW_SESSION: SESSION, AGENTFLOW_RETRY_BASE_MS: '5' });
+    const logs = memoryLogger();
+    const api = createThreadedLedgerApi(config, { log: logs.log, redactor: new Redactor() });
+    after(() => api.close());
+    await api.ready;
+    const page = await api.fetchPage({ cursor: null, limit: 100 });
+    assert.equal(page.movements.length, 100);
+    assert.equal(page.movements[0]?.id, s.movements()[0]?.id);
+    assert.ok(logs.lines().some((l) => l.msg === 'agentflow request failed; retrying' && l.level === 40), 'the retry was logged through the caller');
+    s.setSessions([]);
+    const err = await rejection(api.fetchPage({ cursor: page.nextCursor, limit: 100 }));
+    assert.ok(isFlowreconError(err, 'AUTH'), String(err));
+    assert.ok(!logs.text().includes(SESSION));
+  });
+
+  it('moves a backlog to the worker mid-sync under one shared allowance', async () => {
+    const { createSyncLedgerApi } = await import('../src/ledger/threaded-client.js');
+    const windowMs = 1000;
+    const s = await standin({ movements: 2000, rateLimitPerMin: 25, windowMs });
+    const config = configFor({
+      AGENTFLOW_BASE_URL: s.url,
+      AGENTFLOW_SESSION: SESSION,
+      AGENTFLOW_RATE_LIMIT_PER_MIN: '25',
+      AGENTFLOW_RATE_WINDOW_MS: String(windowMs),
+      LOG_LEVEL: 'debug',
+    });
+    const logs = memoryLogger();
+    const api = createSyncLedgerApi(config, { log: logs.log, redactor: new Redactor() });
+    after(() => api.close());
+    const db = openDatabase(join(tempDir(), 't.db'));
+    after(() => db.close());
+    // 100 pages at 25 per second: long enough for the worker to load even on a busy machine.
+    const result = await syncLedger({ db, api, clock: systemClock, log: logs.log }, { pageSize: 20 });
+    assert.equal(result.inserted, s.movements().length);
+    assert.equal(s.countByStatus()[429] ?? 0, 0);
+    assert.ok(s.maxInAnyWindow(windowMs) <= 25, `saw ${s.maxInAnyWindow(windowMs)} in one window`);
+    const pages = logs.lines().filter((l) => l.msg === 'agentflow page');
+    assert.equal(pages[0]?.thread, undefined, 'the first page is fetched in process');
+    const inWorker = pages.filter((l) => l.thread === 'fetch-worker').length;
+    assert.ok(inWorker >= 10, `only ${inWorker} of ${pages.length} pages came through the worker`);
+  });
+});

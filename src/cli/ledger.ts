@@ -4,7 +4,7 @@ import { FlowreconError } from '../errors.js';
 import { progressLine } from '../ledger/progress.js';
 import { ledgerCredential } from '../ledger/client.js';
 import { syncLedger, type LedgerSyncResult } from '../ledger/sync.js';
-import { createThreadedLedgerApi } from '../ledger/threaded-client.js';
+import { createSyncLedgerApi } from '../ledger/threaded-client.js';
 import { formatFlow } from '../money.js';
 import { withRun } from '../ops/runs.js';
 import { createContext, type AppContext } from './context.js';
@@ -35,8 +35,8 @@ export async function syncLedgerCommand(
   const db = ctx.db();
   return withRun({ db, clock: ctx.clock, redactor: ctx.redactor }, 'sync-ledger', async (runId) => {
     const runLog = ctx.log.child({ stage: 'ledger', runId });
-    // Fetching and validating run on a worker thread so they overlap with the SQLite writes.
-    const api = createThreadedLedgerApi(ctx.config, { log: runLog, redactor: ctx.redactor }, { credential });
+    // A backlog is fetched and validated on a worker thread, overlapping the SQLite writes.
+    const api = createSyncLedgerApi(ctx.config, { log: runLog, redactor: ctx.redactor }, { credential });
     try {
       const progress = options.progress ? progressLine(process.stderr, 'sync ledger') : null;
       let result: LedgerSyncResult;

@@ -11,9 +11,20 @@ import { readSessionToken, type Config } from '../config.js';
 import { FlowreconError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Redactor } from '../secrets.js';
+import { RateLimiter } from '../ratelimit.js';
 import { createLedgerHttpClient, type LedgerApi, type LedgerClientOptions, type LedgerCredential } from './http-client.js';
 
-export type { LedgerApi, LedgerClientOptions, LedgerCredential } from './http-client.js';
+export type { LedgerApi, LedgerClientOptions, LedgerCredential, Pacer } from './http-client.js';
+
+/** The pacer for the account's allowance (AGENTFLOW_RATE_LIMIT_PER_MIN per AGENTFLOW_RATE_WINDOW_MS). */
+export function ledgerLimiter(config: Config): RateLimiter {
+  return new RateLimiter({
+    limit: config.agentflowRateLimitPerMin,
+    windowMs: config.agentflowRateWindowMs,
+    // Our clock starts a window when we send, the server's when the request lands: keep a little slack.
+    marginMs: Math.max(50, Math.round(config.agentflowRateWindowMs * 0.01)),
+  });
+}
 export { retryAfterMs } from './http-client.js';
 
 /**
@@ -33,5 +44,9 @@ export function ledgerCredential(config: Config): LedgerCredential {
 }
 
 export function createLedgerApi(config: Config, deps: { log: Logger; redactor: Redactor }, options: LedgerClientOptions = {}): LedgerApi {
-  return createLedgerHttpClient(config, deps, { ...options, credential: options.credential ?? ledgerCredential(config) });
+  return createLedgerHttpClient(config, deps, {
+    ...options,
+    credential: options.credential ?? ledgerCredential(config),
+    limiter: options.limiter ?? ledgerLimiter(config),
+  });
 }

@@ -2,15 +2,18 @@
  * Worker-thread side of the threaded ledger client: the ordinary client
  * (fetch, JSON parse, CONTRACT 2 validation, pacing, retries) runs here, so
  * the main thread is left with writing pages to SQLite. Messages:
- *   in:  {kind: 'fetch', id, params} | {kind: 'abort', id}
- *   out: {kind: 'page', id, page} | {kind: 'error', id, error} | {kind: 'log', line}
+ *   in:  {kind: 'fetch', id, params} | {kind: 'abort', id} | {kind: 'permit', id}
+ *   out: {kind: 'ready'} | {kind: 'page', id, page} | {kind: 'error', id, error} | {kind: 'log', line}
+ *        | {kind: 'take', id} | {kind: 'pause', ms} | {kind: 'answered'}
+ * The pacer lives on the main thread (take/pause/answered are forwarded), so
+ * however requests are split between threads, one allowance is counted.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { isFlowreconError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Redactor } from '../secrets.js';
-import { createLedgerHttpClient } from './http-client.js';
+import { createLedgerHttpClient, type Pacer } from './http-client.js';
 
 interface WorkerInput {
   config: Config;
@@ -25,11 +28,44 @@ const log = createLogger({
   level: config.logLevel,
   redactor,
   destination: { write: (line: string) => port.postMessage({ kind: 'log', line }) },
-});
-const api = createLedgerHttpClient(config, { log, redactor }, { credential });
+}).child({ thread: 'fetch-worker' });
+const permits = new Map<number, () => void>();
+let nextPermit = 1;
+const pacer: Pacer = {
+  take(signal) {
+    const id = nextPermit++;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        permits.delete(id);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      permits.set(id, () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      port.postMessage({ kind: 'take', id });
+    });
+  },
+  pause: (ms) => port.postMessage({ kind: 'pause', ms }),
+  answered: () => port.postMessage({ kind: 'answered' }),
+};
+const api = createLedgerHttpClient(config, { log, redactor }, { credential, limiter: pacer });
 const inflight = new Map<number, AbortController>();
 
-port.on('message', (msg: { kind: 'fetch'; id: number; params: { cursor: string | null; limit: number } } | { kind: 'abort'; id: number }) => {
+type ToWorker =
+  | { kind: 'fetch'; id: number; params: { cursor: string | null; limit: number } }
+  | { kind: 'abort'; id: number }
+  | { kind: 'permit'; id: number };
+
+port.postMessage({ kind: 'ready' });
+port.on('message', (msg: ToWorker) => {
+  if (msg.kind === 'permit') {
+    const grant = permits.get(msg.id);
+    permits.delete(msg.id);
+    grant?.();
+    return;
+  }
   if (msg.kind === 'abort') {
     inflight.get(msg.id)?.abort(new Error('aborted'));
     return;

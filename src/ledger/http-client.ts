@@ -28,9 +28,16 @@ export interface LedgerCredential {
   sessionToken?: string;
 }
 
+/** What the client needs of a pacer: RateLimiter, or a proxy to one on another thread. */
+export interface Pacer {
+  take(signal?: AbortSignal): Promise<void>;
+  pause(ms: number): void;
+  answered(): void;
+}
+
 export interface LedgerClientOptions {
-  /** Replace the pacer built from the config (tests inject one with a fake clock). */
-  limiter?: RateLimiter;
+  /** Replace the pacer built from the config (tests inject one with a fake clock; the fetch worker a proxy). */
+  limiter?: Pacer;
   /** Jitter source, [0, 1). */
   random?: () => number;
   /** 429s ridden out per request before giving up (each one waits its full Retry-After). */
@@ -90,12 +97,11 @@ export function createLedgerHttpClient(
     bodyTimeout: config.agentflowTimeoutMs,
     connect: { timeout: config.agentflowTimeoutMs },
   });
-  const limiter =
+  const limiter: Pacer =
     options.limiter ??
     new RateLimiter({
       limit: config.agentflowRateLimitPerMin,
       windowMs: config.agentflowRateWindowMs,
-      // Our clock starts a window when we send, the server's when the request lands: keep a little slack.
       marginMs: Math.max(50, Math.round(config.agentflowRateWindowMs * 0.01)),
     });
   const random = options.random ?? Math.random;

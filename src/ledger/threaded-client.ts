@@ -3,7 +3,12 @@
  * page costs about as much CPU as writing it; on its own thread it overlaps
  * with the SQLite insert on the main thread instead of queueing behind it,
  * which is what lets a backfill approach the speed of the slower of network
- * and disk. Same LedgerApi, same errors, logs forwarded to the caller's logger.
+ * and disk. Same LedgerApi, same errors, logs forwarded to the caller's logger,
+ * and the pacer stays on this thread so one allowance is counted.
+ *
+ * A worker costs a few hundred milliseconds to start, which an ordinary
+ * five-minute poll (one page) should not pay: `createSyncLedgerApi` fetches in
+ * process and moves to a worker only once the feed says there is a backlog.
  */
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
@@ -11,9 +16,13 @@ import type { LedgerPage } from '../domain.js';
 import { FlowreconError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Redactor } from '../secrets.js';
-import { ledgerCredential, type LedgerApi, type LedgerCredential } from './client.js';
+import { createLedgerApi, ledgerCredential, ledgerLimiter, type LedgerApi, type LedgerCredential, type Pacer } from './client.js';
 
 type FromWorker =
+  | { kind: 'ready' }
+  | { kind: 'take'; id: number }
+  | { kind: 'pause'; ms: number }
+  | { kind: 'answered' }
   | { kind: 'page'; id: number; page: LedgerPage }
   | { kind: 'error'; id: number; error: { code: ErrorCode; message: string } }
   | { kind: 'log'; line: string };
@@ -38,24 +47,47 @@ function startWorker(data: unknown): Worker {
     : new Worker(entry, { workerData: data, resourceLimits });
 }
 
+export interface ThreadedLedgerApi extends LedgerApi {
+  /** Settles once the worker has loaded and can take requests. */
+  readonly ready: Promise<void>;
+}
+
 export function createThreadedLedgerApi(
   config: Config,
   deps: { log: Logger; redactor: Redactor },
-  options: { credential?: LedgerCredential } = {},
-): LedgerApi {
+  options: { credential?: LedgerCredential; limiter?: Pacer } = {},
+): ThreadedLedgerApi {
   // Resolved on the caller's thread: missing credentials fail before any work, and the redactor learns the secret.
   const credential = options.credential ?? ledgerCredential(config);
   deps.redactor.add(credential.sessionToken);
   deps.redactor.add(credential.apiKey);
+  const limiter = options.limiter ?? ledgerLimiter(config);
   const worker = startWorker({ config, credential });
   const pending = new Map<number, { resolve: (p: LedgerPage) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let failure: Error | null = null;
+  let markReady: () => void = () => undefined;
+  let markFailed: (err: Error) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    markFailed = reject;
+  });
+  ready.catch(() => undefined);
 
   worker.on('message', (msg: FromWorker) => {
-    if (msg.kind === 'log') {
-      forwardLog(deps.log, msg.line);
-      return;
+    switch (msg.kind) {
+      case 'log':
+        return forwardLog(deps.log, msg.line);
+      case 'ready':
+        return markReady();
+      case 'take':
+        // Never rejected here: a permit the worker no longer wants is simply unused (stricter, never looser).
+        void limiter.take().then(() => worker.postMessage({ kind: 'permit', id: msg.id }));
+        return;
+      case 'pause':
+        return limiter.pause(msg.ms);
+      case 'answered':
+        return limiter.answered();
     }
     const waiter = pending.get(msg.id);
     if (!waiter) return;
@@ -65,6 +97,7 @@ export function createThreadedLedgerApi(
   });
   const failAll = (err: Error) => {
     failure = err;
+    markFailed(err);
     for (const w of pending.values()) w.reject(err);
     pending.clear();
   };
@@ -72,6 +105,7 @@ export function createThreadedLedgerApi(
   worker.on('exit', (code) => failAll(new FlowreconError('INTERNAL', `ledger fetch worker exited (code ${code})`)));
 
   return {
+    ready,
     fetchPage(params, signal) {
       if (failure) return Promise.reject(failure);
       if (signal?.aborted) return Promise.reject(signal.reason);
@@ -113,4 +147,43 @@ function forwardLog(log: Logger, line: string): void {
   const { level, msg, time: _time, pid: _pid, hostname: _host, app: _app, ...fields } = rec;
   const name = LEVELS[level as number] ?? 'info';
   log[name](fields, typeof msg === 'string' ? msg : '');
+}
+
+/**
+ * The client `sync ledger` uses: in process for the first page; when that
+ * page says more is waiting, a worker is started in the background and takes
+ * over once loaded. Both share one pacer, and the sync never has more than
+ * one request out, so the allowance holds across the switch.
+ */
+export function createSyncLedgerApi(
+  config: Config,
+  deps: { log: Logger; redactor: Redactor },
+  options: { credential?: LedgerCredential; limiter?: Pacer } = {},
+): LedgerApi {
+  const credential = options.credential ?? ledgerCredential(config);
+  const limiter = options.limiter ?? ledgerLimiter(config);
+  const local = createLedgerApi(config, deps, { credential, limiter });
+  let threaded: ThreadedLedgerApi | null = null;
+  let useThread = false;
+  return {
+    async fetchPage(params, signal) {
+      if (useThread && threaded) return threaded.fetchPage(params, signal);
+      const page = await local.fetchPage(params, signal);
+      if (page.hasMore && !threaded) {
+        try {
+          threaded = createThreadedLedgerApi(config, deps, { credential, limiter });
+          threaded.ready.then(
+            () => (useThread = true),
+            (err: unknown) => deps.log.warn({ err }, 'ledger fetch worker unavailable; fetching on the main thread'),
+          );
+        } catch (err) {
+          deps.log.warn({ err }, 'ledger fetch worker unavailable; fetching on the main thread');
+        }
+      }
+      return page;
+    },
+    async close() {
+      await Promise.all([local.close(), threaded?.close()]);
+    },
+  };
 }
