@@ -4,7 +4,9 @@
  * sums of FLOW and of billed cents over the buckets equal the sums over the
  * inputs, and no call or charge appears in two discrepancy rows. A violation
  * means the engine lost or double-counted something: the run stops with
- * INVARIANT before anything is written.
+ * INVARIANT before anything is written. An incremental run checks the same
+ * over what it judged (the inputs summed from the tables for exactly those
+ * calls and charges); a full run, at least daily, checks the whole book.
  */
 import { FlowreconError } from '../errors.js';
 import { formatCents, formatFlow } from '../money.js';

@@ -42,6 +42,15 @@
  *   them; the rest of the component is not compared further.
  * - A group's occurred_at is the latest finish among its calls (the moment
  *   the group became complete), agent_slug its calls' distinct slugs.
+ * - Emptiness per row: BALANCE_DRIFT has only flow_net (the missing FLOW);
+ *   STALE_RESERVATION flow_net (the FLOW held); ORPHAN_CHARGE billed only;
+ *   UNBILLED_CALL billed 0.00 and delta = -expected; CURRENCY_MISMATCH no
+ *   billed/delta; the others all four amounts.
+ *
+ * One shortcut lives outside this file: scan.ts's fast path counts, in SQL,
+ * the single components judgeComponent would call matched (final call, one
+ * succeeded charge in CURRENCY naming only it, within the tolerance). The
+ * property tests compare it with these functions (full against incremental).
  */
 import type { DiscrepancyType } from '../domain.js';
 import { formatCents } from '../money.js';
