@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -117,9 +117,11 @@ export async function run(): Promise<void> {
     const log = silentLogger();
     const api = createSyncLedgerApi(config, { log, redactor: new Redactor() });
     const rssBefore = process.resourceUsage().maxRSS;
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const result = await syncLedger({ db, api, clock: systemClock, log }, { pageSize: PAGE });
     const ingestMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     const peakRss = process.resourceUsage().maxRSS;
     await api.close();
     await db.close();
@@ -133,6 +135,7 @@ export async function run(): Promise<void> {
     const insertRate = rate(inserted.rows, inserted.ms);
     const slower = Math.min(fetchRate, insertRate);
     console.log(`  ingest (client + validation + store + cursor, prefetch): ${ingestRate} rows/s  (${(ingestMs / 1000).toFixed(1)} s, ${result.pages} pages)`);
+    console.log(`  CPU of the client process (all its threads): ${((cpu.user + cpu.system) / result.inserted).toFixed(1)} us/row; load average now ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores`);
     console.log(`  peak RSS of the client process: ${mb(peakRss)}  (before the sync: ${mb(rssBefore)}; target < 250 MB)`);
     console.log(`  floor, bare undici fetch loop:   ${fetchRate} rows/s  (${(fetched.ms / 1000).toFixed(1)} s)`);
     console.log(`  floor, raw prepared INSERT, 1 tx: ${insertRate} rows/s  (${(inserted.ms / 1000).toFixed(1)} s)`);

@@ -160,6 +160,9 @@ export function createLedgerHttpClient(
         if (status >= 300 && status < 400) {
           throw new FlowreconError('NETWORK', `AgentFlow ${FEED_PATH} answered a redirect (HTTP ${status}); redirects are not followed, check AGENTFLOW_BASE_URL`);
         }
+        if (status === 400) {
+          throw new FlowreconError('NETWORK', `AgentFlow ${FEED_PATH} refused ${path} (HTTP 400): the page size or the stored cursor is not accepted`);
+        }
         if (status < 500) {
           throw new FlowreconError('NETWORK', `AgentFlow ${FEED_PATH} answered HTTP ${status}; check AGENTFLOW_BASE_URL (${base.origin}${prefix})`);
         }

@@ -66,6 +66,7 @@ export function createThreadedLedgerApi(
   const pending = new Map<number, { resolve: (p: LedgerPage) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let failure: Error | null = null;
+  let closed = false;
   let markReady: () => void = () => undefined;
   let markFailed: (err: Error) => void = () => undefined;
   const ready = new Promise<void>((resolve, reject) => {
@@ -82,7 +83,9 @@ export function createThreadedLedgerApi(
         return markReady();
       case 'take':
         // Never rejected here: a permit the worker no longer wants is simply unused (stricter, never looser).
-        void limiter.take().then(() => worker.postMessage({ kind: 'permit', id: msg.id }));
+        void limiter.take().then(() => {
+          if (!closed) worker.postMessage({ kind: 'permit', id: msg.id });
+        });
         return;
       case 'pause':
         return limiter.pause(msg.ms);
@@ -131,6 +134,7 @@ export function createThreadedLedgerApi(
       });
     },
     async close() {
+      closed = true;
       worker.removeAllListeners('exit');
       await worker.terminate();
     },
