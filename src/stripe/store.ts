@@ -13,8 +13,7 @@ function statements(sqlite: Sqlite) {
     upsertCharge: sqlite.prepare(
       `INSERT INTO stripe_charges (charge_id, created, status, currency, amount, amount_captured, amount_refunded, captured, refunded,
          disputed, payment_intent, customer, description, metadata_json, call_ids_raw, call_ids_source, livemode, version_ms, synced_at)
-       VALUES (@charge_id, @created, @status, @currency, @amount, @amount_captured, @amount_refunded, @captured, @refunded,
-         @disputed, @payment_intent, @customer, @description, @metadata_json, @call_ids_raw, @call_ids_source, @livemode, @version_ms, @synced_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (charge_id) DO UPDATE SET
          created = excluded.created, status = excluded.status, currency = excluded.currency, amount = excluded.amount,
          amount_captured = excluded.amount_captured, amount_refunded = excluded.amount_refunded, captured = excluded.captured,
@@ -66,27 +65,27 @@ export function upsertCharge(sqlite: Sqlite, charge: ChargeSnapshot, calls: Char
   const before = s.chargeLinkSource.get(charge.id) as { version_ms: number; call_ids_raw: string | null; call_ids_source: string | null } | undefined;
   if (before && before.version_ms > versionMs) return false;
   const applied =
-    s.upsertCharge.run({
-      charge_id: charge.id,
-      created: charge.created,
-      status: charge.status,
-      currency: charge.currency.toLowerCase(),
-      amount: charge.amount,
-      amount_captured: charge.amount_captured,
-      amount_refunded: charge.amount_refunded,
-      captured: charge.captured ? 1 : 0,
-      refunded: charge.refunded ? 1 : 0,
-      disputed: charge.disputed ? 1 : 0,
-      payment_intent: charge.payment_intent,
-      customer: charge.customer,
-      description: charge.description,
-      metadata_json: JSON.stringify(charge.metadata),
-      call_ids_raw: calls.raw,
-      call_ids_source: calls.source,
-      livemode: charge.livemode ? 1 : 0,
-      version_ms: versionMs,
-      synced_at: syncedAt,
-    }).changes > 0;
+    s.upsertCharge.run(
+      charge.id,
+      charge.created,
+      charge.status,
+      charge.currency.toLowerCase(),
+      charge.amount,
+      charge.amount_captured,
+      charge.amount_refunded,
+      charge.captured ? 1 : 0,
+      charge.refunded ? 1 : 0,
+      charge.disputed ? 1 : 0,
+      charge.payment_intent,
+      charge.customer,
+      charge.description,
+      JSON.stringify(charge.metadata),
+      calls.raw,
+      calls.source,
+      charge.livemode ? 1 : 0,
+      versionMs,
+      syncedAt,
+    ).changes > 0;
   // The links follow from the raw value and where it came from: rewrite them only when those moved.
   const linksMoved = !before || before.call_ids_raw !== calls.raw || before.call_ids_source !== calls.source;
   if (applied && linksMoved) {
