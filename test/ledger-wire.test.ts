@@ -138,3 +138,26 @@ describe('wire validation (CONTRACT 2)', () => {
     assert.ok(message.length < 300, message);
   });
 });
+
+describe('page packing for the worker hop', () => {
+  it('round-trips pages exactly, and falls back to objects when a field holds a separator', async () => {
+    const { packPage, unpackPage } = await import('../src/ledger/page-pack.js');
+    const p = parseLedgerPage({
+      ...page(),
+      movements: [
+        movement({ id: 'mv_1', type: 'topup', amount: '5', call_id: null, agent_slug: null, call_status: null }),
+        movement({ id: 'mv_2', agent_slug: '', call_status: 'pending' }),
+        movement({ id: 'mv_3', type: 'adjustment', amount: '-0.000001', call_id: 'c,"x"' }),
+      ],
+    });
+    const packed = packPage(p);
+    assert.ok(packed.packed !== undefined);
+    assert.deepEqual(unpackPage(structuredClone(packed)), p);
+    const odd = parseLedgerPage({ ...page(), movements: [movement({ id: 'mv\u001f4' })] });
+    const fallback = packPage(odd);
+    assert.equal(fallback.packed, undefined);
+    assert.deepEqual(unpackPage(structuredClone(fallback)), odd);
+    const empty = parseLedgerPage({ ...page(), movements: [] });
+    assert.deepEqual(unpackPage(packPage(empty)), empty);
+  });
+});

@@ -14,6 +14,7 @@ import { isFlowreconError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Redactor } from '../secrets.js';
 import { createLedgerHttpClient, type Pacer } from './http-client.js';
+import { packPage } from './page-pack.js';
 
 interface WorkerInput {
   config: Config;
@@ -73,7 +74,7 @@ port.on('message', (msg: ToWorker) => {
   const controller = new AbortController();
   inflight.set(msg.id, controller);
   api.fetchPage(msg.params, controller.signal).then(
-    (page) => port.postMessage({ kind: 'page', id: msg.id, page }),
+    (page) => port.postMessage({ kind: 'page', id: msg.id, page: packPage(page) }),
     (err: unknown) =>
       port.postMessage({
         kind: 'error',

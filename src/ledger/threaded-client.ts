@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import type { LedgerPage } from '../domain.js';
 import { FlowreconError, type ErrorCode } from '../errors.js';
+import { unpackPage, type PackedPage } from './page-pack.js';
 import type { Logger } from '../log.js';
 import type { Redactor } from '../secrets.js';
 import { createLedgerApi, ledgerCredential, ledgerLimiter, type LedgerApi, type LedgerCredential, type Pacer } from './client.js';
@@ -23,7 +24,7 @@ type FromWorker =
   | { kind: 'take'; id: number }
   | { kind: 'pause'; ms: number }
   | { kind: 'answered' }
-  | { kind: 'page'; id: number; page: LedgerPage }
+  | { kind: 'page'; id: number; page: PackedPage }
   | { kind: 'error'; id: number; error: { code: ErrorCode; message: string } }
   | { kind: 'log'; line: string };
 
@@ -95,7 +96,7 @@ export function createThreadedLedgerApi(
     const waiter = pending.get(msg.id);
     if (!waiter) return;
     pending.delete(msg.id);
-    if (msg.kind === 'page') waiter.resolve(msg.page);
+    if (msg.kind === 'page') waiter.resolve(unpackPage(msg.page));
     else waiter.reject(new FlowreconError(msg.error.code, msg.error.message));
   });
   const failAll = (err: Error) => {
