@@ -252,7 +252,7 @@ async function measure(path: string, calls: number): Promise<Figures[]> {
   const ex = await exportCalls(db, config, { from: iso(AS_OF - 60 * DAY), to: iso(AS_OF) }, join(dir, 'calls.csv'));
   const exportMs = performance.now() - te;
   out.push({ phase: 'export', ms: exportMs, rows: ex.rows, rssBeforeMb: mb(rssBefore), rssAfterMb: mb(process.memoryUsage().rss) });
-  out.push({ phase: 'rss', peakMb: Math.round(process.resourceUsage().maxRSS / 1000) });
+  out.push({ phase: 'rss', peakMb: mb(process.resourceUsage().maxRSS * 1024) }); // maxRSS is in KiB
   await db.close();
   return out;
 }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { openDatabase } from '../src/db/connection.js';
 import { runCli, tempDir } from './helpers.js';
 
 process.env.FLOWRECON_TEST_AS_OF = new Date().toISOString();
@@ -70,6 +71,16 @@ describe('reconcile, report, ack, export calls from the command line', () => {
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, /2 open \(0 new\)/);
     assert.match(r.stderr, /flowrecon: discrepancies: 2 open discrepancies/);
+    const db = openDatabase(env.FLOWRECON_DB);
+    try {
+      const runs = db.sqlite.prepare(`SELECT job, status FROM runs ORDER BY started_at`).all();
+      assert.deepEqual(runs, [
+        { job: 'reconcile', status: 'succeeded' },
+        { job: 'reconcile', status: 'succeeded' },
+      ]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('ack marks one acknowledged; report rebuilds the report from the database', async () => {

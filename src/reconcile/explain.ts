@@ -63,7 +63,7 @@ export function flowText(micro: number): string {
   return `${formatFlow(micro)} FLOW`;
 }
 
-/** " (1 h 5 min)" style durations for the settings quoted in texts. */
+/** A setting in minutes as quoted in texts. */
 export function minutesText(minutes: number): string {
   return `${minutes} min`;
 }
