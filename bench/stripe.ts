@@ -6,7 +6,9 @@
  *   - sdk: the same pages through the real `stripe` SDK and our client
  *     (retry wrapper, mapping to snapshots), nothing stored;
  *   - sync: the full `syncStripe` into a fresh SQLite file (charges, refunds
- *     and events passes, call-id links, cursors).
+ *     and events passes, call-id links, cursors);
+ *   - store floor: the same charge snapshots upserted with their links, one
+ *     transaction per page, no network: what SQLite alone costs.
  * Client-side pacing is lifted for all three so the figures show the SDK's
  * and the sync's own cost; the paced floor at STRIPE_MAX_RPS is printed beside.
  */
@@ -20,12 +22,15 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { systemClock } from '../src/clock.js';
 import { configFor } from '../src/config.js';
-import { openDatabase } from '../src/db/connection.js';
+import { immediate, openDatabase } from '../src/db/connection.js';
 import { silentLogger } from '../src/log.js';
 import { RateLimiter } from '../src/ratelimit.js';
 import { Redactor } from '../src/secrets.js';
 import { createStripeApi, STRIPE_PAGE_LIMIT } from '../src/stripe/client.js';
+import { resolveCallIds } from '../src/stripe/callids.js';
+import { upsertCharge } from '../src/stripe/store.js';
 import { syncStripe } from '../src/stripe/sync.js';
+import type { ChargeSnapshot } from '../src/stripe/types.js';
 
 const SERVE = fileURLToPath(new URL('../src/standins/stripe-serve.ts', import.meta.url));
 const KEY = 'sk_test_benchStripeKey01';
@@ -94,12 +99,15 @@ export async function run(): Promise<void> {
     }
     await warm.close();
 
+    let snapshots: ChargeSnapshot[][] = [];
     const sdkList = async (): Promise<number> => {
       const api = createStripeApi(config, { ...deps, limiter: unpaced() });
       let count = 0;
+      snapshots = [];
       try {
         for (let after: string | undefined; ; ) {
           const p = await api.listCharges({ created: { gte, lt }, limit: STRIPE_PAGE_LIMIT, ...(after ? { starting_after: after } : {}) });
+          snapshots.push(p.data);
           count += p.data.length;
           after = p.data.at(-1)?.id;
           if (!p.has_more || !after) break;
@@ -134,6 +142,17 @@ export async function run(): Promise<void> {
     await syncApi.close();
     await db.close();
 
+    const floorDb = openDatabase(join(dir, 'floor.db'));
+    const at = new Date().toISOString();
+    const tf = performance.now();
+    for (const page of snapshots) {
+      immediate(floorDb, () => {
+        for (const c of page) upsertCharge(floorDb.sqlite, c, resolveCallIds(c, config.stripeCallIdKey, c.payment_intent_object?.metadata ?? null), 1, at);
+      });
+    }
+    const floorMs = performance.now() - tf;
+    await floorDb.close();
+
     if (bareCount !== n || sdkCount !== n || stored !== n) throw new Error(`counts differ: bare ${bareCount}, sdk ${sdkCount}, stored ${stored}, expected ${n}`);
     const pages = Math.ceil(n / STRIPE_PAGE_LIMIT);
     const all = (runs: { ms: number }[]) => runs.map((r) => `${(r.ms / 1000).toFixed(2)} s`).join(', ');
@@ -144,6 +163,7 @@ export async function run(): Promise<void> {
       `syncStripe (SDK+DB): ${stored} charges in ${(syncMs / 1000).toFixed(2)} s = ${rate(stored, syncMs)} charges/s  (${(syncMs / bareMs).toFixed(2)}x bare; target within 2x) ` +
         `[${result.requests} requests, ${result.refunds} refunds]`,
     );
+    console.log(`store floor (SQLite only): ${n} charges in ${(floorMs / 1000).toFixed(2)} s = ${rate(n, floorMs)} charges/s; SDK list + store floor = ${((sdkMs + floorMs) / 1000).toFixed(2)} s`);
     console.log(`paced floor at STRIPE_MAX_RPS=${config.stripeMaxRps}: ${pages} pages take at least ${(pages / config.stripeMaxRps).toFixed(0)} s`);
     console.log(`peak RSS (client process): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   } finally {
