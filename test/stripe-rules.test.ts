@@ -9,6 +9,7 @@ import { RateLimiter } from '../src/ratelimit.js';
 import { Redactor } from '../src/secrets.js';
 import { needsPaymentIntent, parseCallIds, resolveCallIds } from '../src/stripe/callids.js';
 import { currencyDecimals } from '../src/stripe/currency.js';
+import { planCursors } from '../src/stripe/cursors.js';
 import { classify, withRetry } from '../src/stripe/retry.js';
 import type { ChargeSnapshot } from '../src/stripe/types.js';
 import { memoryLogger } from './helpers.js';
@@ -155,5 +156,43 @@ describe('bounded backoff', () => {
     );
     assert.equal(attempts, 1);
     assert.equal(await withRetry('x', async () => { throw { statusCode: 404 }; }, { maxRetries: 5, baseMs: 1 }, deps([])), null);
+  });
+});
+
+describe('planning the sync windows', () => {
+  const base = { nowSec: 10_000_000, sinceSec: 10_000_000 - 90 * 86_400, explicitSince: false, overlapSeconds: 300, eventLagSeconds: 60, retentionSeconds: 30 * 86_400 };
+
+  it('a first sync starts charges and refunds at since, events at now minus the lag', () => {
+    const plan = planCursors({ ...base, stored: {} });
+    assert.deepEqual(plan.charges, { origin: base.sinceSec, watermark: null, window: null });
+    assert.deepEqual(plan.refunds, { origin: base.sinceSec, watermark: null, window: null });
+    assert.deepEqual(plan.events, { origin: base.nowSec - 60, watermark: base.nowSec - 60, window: null });
+    assert.equal(plan.relisted, null);
+  });
+
+  it('an event cursor inside the 30 days is kept; one past it re-lists from the origin', () => {
+    const charges = { origin: base.sinceSec, watermark: base.nowSec - 29 * 86_400, window: null };
+    const fresh = planCursors({ ...base, stored: { charges, refunds: charges, events: { origin: 0, watermark: base.nowSec - 29 * 86_400, window: null } } });
+    assert.equal(fresh.relisted, null);
+    assert.deepEqual(fresh.charges, charges);
+
+    const inProgress = { origin: base.sinceSec, watermark: base.nowSec - 40 * 86_400, window: { gte: base.nowSec - 40 * 86_400, lt: base.nowSec - 31 * 86_400, after: 're_1' } };
+    const stale = planCursors({ ...base, stored: { charges, refunds: inProgress, events: { origin: 0, watermark: base.nowSec - 31 * 86_400, window: null } } });
+    assert.ok(stale.relisted);
+    assert.equal(stale.charges.watermark, null, 'charges read again from their origin');
+    assert.deepEqual(stale.refunds.window, { ...inProgress.window, gte: base.sinceSec }, 'an unfinished window is widened, its position kept');
+    assert.equal(stale.events.watermark! - 300, base.nowSec - 30 * 86_400 + 60);
+    assert.equal(charges.watermark, base.nowSec - 29 * 86_400, 'the stored cursor objects are not changed');
+  });
+
+  it('an explicit since before the origin backfills; a later one changes nothing', () => {
+    const done = { origin: base.sinceSec, watermark: base.nowSec - 3600, window: null };
+    const earlier = base.sinceSec - 10 * 86_400;
+    const plan = planCursors({ ...base, sinceSec: earlier, explicitSince: true, stored: { charges: done, refunds: done, events: { origin: 0, watermark: base.nowSec - 3600, window: null } } });
+    assert.equal(plan.backfilled, true);
+    assert.deepEqual(plan.charges, { origin: earlier, watermark: earlier + 300, window: null });
+    const later = planCursors({ ...base, sinceSec: base.sinceSec + 86_400, explicitSince: true, stored: { charges: done, refunds: done } });
+    assert.equal(later.backfilled, false);
+    assert.deepEqual(later.charges, done);
   });
 });

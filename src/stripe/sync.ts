@@ -22,6 +22,7 @@ import { immediate, type Db } from '../db/connection.js';
 import type { Logger } from '../log.js';
 import { needsPaymentIntent, resolveCallIds, type ChargeCallIds } from './callids.js';
 import { STRIPE_PAGE_LIMIT, type StripeApi } from './client.js';
+import { CURSOR_NAMES, planCursors, type PassName, type WindowCursor } from './cursors.js';
 import {
   chargeVersionMs,
   eventSeen,
@@ -86,25 +87,6 @@ export const STRIPE_EVENT_TYPES = [
   'refund.failed',
 ] as const;
 
-/** A pass's position: its start, its completed watermark and the window in progress. */
-export interface WindowCursor {
-  /** Earliest `created` this pass has ever covered (the first sync's start). */
-  origin: number;
-  /** `lt` of the last completed window; null before the first completes. */
-  watermark: number | null;
-  window: { gte: number; lt: number; after: string | null } | null;
-}
-
-export const CURSOR_NAMES = { charges: 'stripe.charges', refunds: 'stripe.refunds', events: 'stripe.events' } as const;
-type PassName = keyof typeof CURSOR_NAMES;
-
-/** Move a cursor's start back to `sec` (a backfill or a re-list); safe mid-window, since older objects come last. */
-function lowerStart(c: WindowCursor, sec: number, overlap: number): void {
-  c.origin = Math.min(c.origin, sec);
-  if (c.window) c.window.gte = Math.min(c.window.gte, sec);
-  else if (c.watermark !== null) c.watermark = Math.min(c.watermark, sec + overlap);
-}
-
 interface FetchedCharge {
   charge: ChargeSnapshot;
   calls: ChargeCallIds;
@@ -134,44 +116,34 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
    */
   const fetchedThisRun = new Map<string, 'listed' | 'full'>();
   let eventsApplied = 0;
-  let relisted = false;
 
   const nowIso = () => clock.now().toISOString();
   const nowMs = () => clock.now().getTime();
 
   // ---- cursors --------------------------------------------------------------
-  const cursors = (() => {
-    const read = (name: PassName, init: () => WindowCursor) => readState<WindowCursor>(db.sqlite, CURSOR_NAMES[name]) ?? init();
-    const charges = read('charges', () => ({ origin: sinceSec, watermark: null, window: null }));
-    const refunds = read('refunds', () => ({ origin: sinceSec, watermark: null, window: null }));
-    const events = read('events', () => ({ origin: nowSec - lag, watermark: nowSec - lag, window: null }));
-    if (options.since && sinceSec < Math.min(charges.origin, refunds.origin)) {
-      log.info({ since: new Date(sinceSec * 1000).toISOString() }, 'backfilling charges and refunds from the earlier --since');
-      lowerStart(charges, sinceSec, overlap);
-      lowerStart(refunds, sinceSec, overlap);
-    }
-    const eventsFrom = events.window?.gte ?? (events.watermark ?? nowSec) - overlap;
-    const floor = nowSec - retention;
-    if (eventsFrom < floor) {
-      // Events older than Stripe keeps are gone: whatever changed in the gap is
-      // only found by reading every object again.
-      relisted = true;
-      log.warn(
-        { eventCursor: new Date(eventsFrom * 1000).toISOString(), relistFrom: new Date(Math.min(charges.origin, refunds.origin) * 1000).toISOString() },
-        'Stripe event cursor is older than Stripe keeps events (30 days): re-listing all charges and refunds instead',
-      );
-      lowerStart(charges, charges.origin, overlap);
-      lowerStart(refunds, refunds.origin, overlap);
-      // Restart the lowered passes from their origin.
-      if (!charges.window) charges.watermark = null;
-      if (!refunds.window) refunds.watermark = null;
-      events.window = null;
-      events.watermark = floor + overlap + 60;
-    }
-    // Nothing is written here: each cursor is stored with its pass's first page,
-    // so a sync that fails before any page leaves the database as it was.
-    return { charges, refunds, events };
-  })();
+  // Nothing is written here: each cursor is stored with its pass's first page,
+  // so a sync that fails before any page leaves the database as it was.
+  const cursors = planCursors({
+    stored: {
+      charges: readState<WindowCursor>(db.sqlite, CURSOR_NAMES.charges),
+      refunds: readState<WindowCursor>(db.sqlite, CURSOR_NAMES.refunds),
+      events: readState<WindowCursor>(db.sqlite, CURSOR_NAMES.events),
+    },
+    nowSec,
+    sinceSec,
+    explicitSince: options.since !== undefined,
+    overlapSeconds: overlap,
+    eventLagSeconds: lag,
+    retentionSeconds: retention,
+  });
+  const isoSec = (sec: number) => new Date(sec * 1000).toISOString();
+  if (cursors.backfilled) log.info({ since: isoSec(sinceSec) }, 'backfilling charges and refunds from the earlier --since');
+  if (cursors.relisted) {
+    log.warn(
+      { eventCursor: isoSec(cursors.relisted.eventsFrom), relistFrom: isoSec(cursors.relisted.relistFrom) },
+      'Stripe event cursor is older than Stripe keeps events (30 days): re-listing all charges and refunds instead',
+    );
+  }
 
   // ---- fetching -------------------------------------------------------------
   const callsOf = async (charge: ChargeSnapshot): Promise<ChargeCallIds> => {
@@ -347,7 +319,7 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
       events: eventsApplied,
       aborted,
       requests: stripe.requestCount - requestsBefore,
-      relisted,
+      relisted: cursors.relisted !== null,
     };
     log.info(result, aborted ? 'Stripe sync stopped early' : 'Stripe sync done');
     return result;
