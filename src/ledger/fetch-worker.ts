@@ -2,7 +2,7 @@
  * Worker-thread side of the threaded ledger client: the ordinary client
  * (fetch, JSON parse, CONTRACT 2 validation, pacing, retries) runs here, so
  * the main thread is left with writing pages to SQLite. Messages:
- *   in:  {kind: 'fetch', id, params} | {kind: 'abort', id} | {kind: 'permit', id}
+ *   in:  {kind: 'fetch', id, params, permitted} | {kind: 'abort', id} | {kind: 'permit', id}
  *   out: {kind: 'ready'} | {kind: 'page', id, page} | {kind: 'error', id, error} | {kind: 'log', line}
  *        | {kind: 'take', id} | {kind: 'pause', ms} | {kind: 'answered'}
  * The pacer lives on the main thread (take/pause/answered are forwarded), so
@@ -32,8 +32,15 @@ const log = createLogger({
 }).child({ thread: 'fetch-worker' });
 const permits = new Map<number, () => void>();
 let nextPermit = 1;
+// Permits the main thread granted together with a fetch: the first attempt needs no round trip,
+// so it goes out while the main thread is busy writing the previous page.
+let pregranted = 0;
 const pacer: Pacer = {
   take(signal) {
+    if (pregranted > 0) {
+      pregranted -= 1;
+      return Promise.resolve();
+    }
     const id = nextPermit++;
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
@@ -55,7 +62,7 @@ const api = createLedgerHttpClient(config, { log, redactor }, { credential, limi
 const inflight = new Map<number, AbortController>();
 
 type ToWorker =
-  | { kind: 'fetch'; id: number; params: { cursor: string | null; limit: number } }
+  | { kind: 'fetch'; id: number; params: { cursor: string | null; limit: number }; permitted: boolean }
   | { kind: 'abort'; id: number }
   | { kind: 'permit'; id: number };
 
@@ -71,6 +78,7 @@ port.on('message', (msg: ToWorker) => {
     inflight.get(msg.id)?.abort(new Error('aborted'));
     return;
   }
+  if (msg.permitted) pregranted += 1;
   const controller = new AbortController();
   inflight.set(msg.id, controller);
   api.fetchPage(msg.params, controller.signal).then(

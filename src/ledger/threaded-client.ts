@@ -110,9 +110,12 @@ export function createThreadedLedgerApi(
 
   return {
     ready,
-    fetchPage(params, signal) {
-      if (failure) return Promise.reject(failure);
-      if (signal?.aborted) return Promise.reject(signal.reason);
+    async fetchPage(params, signal) {
+      if (failure) throw failure;
+      // The first attempt's permit is taken here, so the request leaves at once even while this
+      // thread is busy in a synchronous insert (a round trip for it would wait for the insert).
+      await limiter.take(signal);
+      if (failure) throw failure;
       const id = nextId++;
       return new Promise<LedgerPage>((resolve, reject) => {
         const onAbort = () => {
@@ -131,7 +134,7 @@ export function createThreadedLedgerApi(
             reject(e);
           },
         });
-        worker.postMessage({ kind: 'fetch', id, params });
+        worker.postMessage({ kind: 'fetch', id, params, permitted: true });
       });
     },
     async close() {
