@@ -73,7 +73,8 @@ export function toRefund(o: Loose): RefundSnapshot {
     payment_intent: idOf(o['payment_intent']),
     amount: Number(o['amount']),
     currency: String(o['currency']),
-    status: String(o['status']),
+    // Refunds always carry a status in the pinned version; one without is an old-style refund, which succeeded.
+    status: str(o['status']) ?? 'succeeded',
     reason: str(o['reason']),
     created: Number(o['created']),
   };
@@ -89,7 +90,8 @@ export function toCharge(o: Loose): ChargeSnapshot {
     status: String(o['status']),
     currency: String(o['currency']),
     amount: Number(o['amount']),
-    amount_captured: Number(o['amount_captured'] ?? 0),
+    // Older API versions had no amount_captured: a captured charge captured all of it.
+    amount_captured: Number(o['amount_captured'] ?? (o['captured'] ? o['amount'] : 0)),
     amount_refunded: Number(o['amount_refunded'] ?? 0),
     captured: Boolean(o['captured']),
     refunded: Boolean(o['refunded']),
@@ -109,10 +111,14 @@ export function toCharge(o: Loose): ChargeSnapshot {
 
 export function toEvent(o: Loose): EventSummary {
   const object = ((o['data'] as Loose | undefined)?.['object'] ?? {}) as Loose;
-  const objectType = String(object['object'] ?? '');
+  const type = String(o['type']);
+  // A trimmed payload without `object` still says what it is through the event type.
+  const objectType =
+    str(object['object']) ??
+    (type.startsWith('charge.refund.') || type.startsWith('refund.') ? 'refund' : type.startsWith('charge.dispute.') ? 'dispute' : type.startsWith('charge.') ? 'charge' : '');
   return {
     id: String(o['id']),
-    type: String(o['type']),
+    type,
     created: Number(o['created']),
     object_type: objectType,
     object_id: str(object['id']),
@@ -120,8 +126,19 @@ export function toEvent(o: Loose): EventSummary {
   };
 }
 
-function page<T>(list: { data: unknown[]; has_more: boolean }, map: (o: Loose) => T): Page<T> {
-  return { data: list.data.map((o) => map(o as Loose)), has_more: Boolean(list.has_more) };
+function page<T>(what: string, list: unknown, map: (o: Loose) => T): Page<T> {
+  const l = list as { data?: unknown; has_more?: unknown } | null;
+  if (!l || !Array.isArray(l.data) || !l.data.every((o) => o && typeof o === 'object' && typeof (o as Loose)['id'] === 'string')) {
+    throw new FlowreconError('STRIPE', `${what}: the answer is not a Stripe list (no data array of objects with ids)`);
+  }
+  return { data: l.data.map((o) => map(o as Loose)), has_more: l.has_more === true };
+}
+
+/** Raised for a list endpoint that answers 404: a wrong base URL, or (for events) a Stripe stand-in without them. */
+export class MissingEndpointError extends FlowreconError {
+  constructor(what: string) {
+    super('STRIPE', `${what}: Stripe answered 404 for a list; check STRIPE_API_BASE`);
+  }
 }
 
 // ---- the SDK-backed implementation -------------------------------------------
@@ -193,9 +210,9 @@ class SdkStripeApi implements StripeApi {
 
   async #list<T>(what: string, fn: () => Promise<{ data: unknown[]; has_more: boolean }>, map: (o: Loose) => T, signal?: AbortSignal): Promise<Page<T>> {
     const list = await this.#call(what, fn, signal);
-    // A list endpoint never 404s for an empty result; a 404 here means a wrong base URL.
-    if (!list) throw new FlowreconError('STRIPE', `${what}: Stripe answered 404; check STRIPE_API_BASE`);
-    return page(list, map);
+    // A list endpoint never 404s for an empty result.
+    if (!list) throw new MissingEndpointError(what);
+    return page(what, list, map);
   }
 
   listCharges(params: ListParams, signal?: AbortSignal): Promise<Page<ChargeSnapshot>> {

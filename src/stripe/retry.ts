@@ -30,7 +30,7 @@ export interface RetryDeps {
 
 /** What a failed attempt means for the caller. */
 export type Verdict =
-  | { kind: 'retry'; status: number | 'connection'; retryAfterMs: number | undefined; requestId: string | undefined }
+  | { kind: 'retry'; status: number | 'connection' | 'bad answer'; retryAfterMs: number | undefined; requestId: string | undefined }
   | { kind: 'missing' }
   | { kind: 'fatal'; error: FlowreconError };
 
@@ -94,6 +94,10 @@ export function classify(err: unknown, what: string, redactor: Redactor): Verdic
     return { kind: 'retry', status, retryAfterMs: retryAfterMs(e.headers), requestId: e.requestId };
   }
   if (status === 404) return { kind: 'missing' };
+  if (status === undefined && e.type === 'StripeAPIError') {
+    // An answer that was not JSON (a proxy's error page, a cut-off body): like a 5xx, worth another try.
+    return { kind: 'retry', status: 'bad answer', retryAfterMs: undefined, requestId: e.requestId };
+  }
   if (status === undefined && (e.type === 'StripeConnectionError' || /^E[A-Z_]+$/.test(e.code ?? ''))) {
     return { kind: 'retry', status: 'connection', retryAfterMs: undefined, requestId: undefined };
   }
@@ -128,7 +132,12 @@ export async function withRetry<T>(
     }
     if (verdict.kind === 'missing') return null;
     if (verdict.kind === 'fatal') throw verdict.error;
-    const reason = verdict.status === 'connection' ? 'the connection failed' : `Stripe answered ${verdict.status}`;
+    const reason =
+      verdict.status === 'connection'
+        ? 'the connection failed'
+        : verdict.status === 'bad answer'
+          ? 'Stripe answered with something other than JSON'
+          : `Stripe answered ${verdict.status}`;
     if (retry >= policy.maxRetries) {
       throw new FlowreconError(
         verdict.status === 'connection' ? 'NETWORK' : 'STRIPE',
