@@ -81,6 +81,38 @@ describe('stripe sync against a sparse Stripe', () => {
     assert.match(log, /no event list here/);
   });
 
+  it('takes refunds from the charges themselves when there is no refund list', async () => {
+    const created = NOW / 1000 - 7200;
+    const url = await sparseStripe((path) => {
+      if (path === '/v1/charges') {
+        return list([
+          {
+            id: 'ch_r', object: 'charge', amount: 500, amount_captured: 500, amount_refunded: 200, captured: true, refunded: false,
+            status: 'succeeded', currency: 'usd', created, metadata: { agentflow_call_id: 'call_r' }, payment_intent: null, livemode: false,
+            refunds: { object: 'list', has_more: false, data: [{ id: 're_r', object: 'refund', amount: 200, charge: 'ch_r', currency: 'usd', status: 'succeeded', created: created + 60 }] },
+          },
+        ]);
+      }
+      if (path === '/v1/events') return list([]);
+      return notFound(path);
+    });
+    const dir = tempDir();
+    const config = configFor({ STRIPE_API_KEY: KEY, STRIPE_API_BASE: url, FLOWRECON_DB: join(dir, 'db.sqlite') });
+    const mem = memoryLogger(new Redactor());
+    const stripe = createStripeApi(config, { log: mem.log, redactor: new Redactor() });
+    const db = openDatabase(config.dbPath);
+    try {
+      await syncStripe({ db, stripe, config, clock: new ManualClock(NOW), log: mem.log });
+      assert.deepEqual(db.sqlite.prepare('SELECT refund_id, charge_id, amount, status FROM stripe_refunds').all(), [
+        { refund_id: 're_r', charge_id: 'ch_r', amount: 200, status: 'succeeded' },
+      ]);
+      assert.match(mem.text(), /no refund list here/);
+    } finally {
+      await stripe.close();
+      await db.close();
+    }
+  });
+
   it('retries a non-JSON error page from a proxy, then carries on', async () => {
     let calls = 0;
     const url = await sparseStripe((path) => {

@@ -255,7 +255,8 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
     runPass('charges', cursors.charges, nowSec + 1, (p) => stripe.listCharges(p, signal), async (charges, fetchedAtMs) => {
       const prepared: FetchedCharge[] = [];
       for (const charge of charges) {
-        prepared.push({ charge, calls: await callsOf(charge), versionMs: fetchedAtMs, refunds: [] });
+        // Refunds a listed charge carries (older API versions, or expanded) are stored with it.
+        prepared.push({ charge, calls: await callsOf(charge), versionMs: fetchedAtMs, refunds: charge.refunds?.data ?? [] });
         if (!fetchedThisRun.has(charge.id)) fetchedThisRun.set(charge.id, 'listed');
       }
       return (at) => writeFetched(prepared, at);
@@ -279,6 +280,10 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
         for (const r of refunds) if (upsertRefund(db.sqlite, r, fetchedAtMs, at) !== 'stale') refundsSeen.add(r.id);
         writeFetched(fetched, at);
       };
+    }).catch((err: unknown) => {
+      if (!(err instanceof MissingEndpointError)) throw err;
+      log.warn("Stripe has no refund list here (404): refunds are taken from the charges' own lists and from events");
+      return true;
     });
 
   const eventsPass = () =>
