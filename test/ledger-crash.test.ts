@@ -6,7 +6,7 @@ import { seededRandom } from '../src/standins/ledger-feed.js';
 import { runCli } from './helpers.js';
 import { e2eStandin, heldIds } from './ledger-e2e.js';
 
-describe('ledger sync under SIGKILL and a tight rate limit (spawned)', () => {
+describe('ledger sync under SIGKILL (spawned)', () => {
   it('loses and doubles nothing when killed at random moments, then a run finishes the job', async () => {
     const s = await e2eStandin(2500, { latencyMs: 2 });
     const ids = s.feed.movements.map((m) => m.id);
@@ -47,23 +47,5 @@ describe('ledger sync under SIGKILL and a tight rate limit (spawned)', () => {
     } finally {
       db.close();
     }
-  });
-
-  it('stays under 60 requests per window on its own and uses most of the allowance', async () => {
-    const windowMs = 1500;
-    const s = await e2eStandin(1500, { rateLimitPerMin: 60, windowMs });
-    const r = await runCli(['sync', 'ledger'], {
-      env: s.env({ AGENTFLOW_RATE_LIMIT_PER_MIN: '60', AGENTFLOW_RATE_WINDOW_MS: String(windowMs), AGENTFLOW_PAGE_SIZE: '10' }),
-    });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(heldIds(s.dbPath).length, 1500);
-    const requests = s.standin.requests;
-    assert.ok(requests.length >= 150);
-    assert.equal(s.standin.countByStatus()[429] ?? 0, 0, 'the client never hit the limit');
-    assert.ok(s.standin.maxInAnyWindow(windowMs) <= 60, `saw ${s.standin.maxInAnyWindow(windowMs)} in one window`);
-    // Most of the allowance: in the first two windows after the first request, at least 80% of 2 x 60.
-    const t0 = requests[0]?.at ?? 0;
-    const inTwoWindows = requests.filter((q) => q.at < t0 + 2 * windowMs).length;
-    assert.ok(inTwoWindows >= 96, `only ${inTwoWindows} requests in the first two windows`);
   });
 });
