@@ -55,7 +55,7 @@ describe('export charges', () => {
     const g = row.get(ids.guest) as { description: string; metadata_json: string; customer: string };
     assert.equal(g.description, HOSTILE.tab);
     assert.deepEqual(JSON.parse(g.metadata_json), { agentflow_call_id: HOSTILE.dash, note: HOSTILE.unicode, other: HOSTILE.spaced });
-    assert.equal(g.customer, HOSTILE.plus, 'a guest charge is known by its billing name');
+    assert.equal(g.customer, null, 'a guest charge has no customer; its billing name stays out of the export');
 
     const out = join(r.dir, 'charges.csv');
     await exportCharges(r.db, { from: '2026-11-20T00:00:00.000Z', to: '2026-11-21T00:00:00.000Z' }, out);
@@ -68,7 +68,8 @@ describe('export charges', () => {
     assert.equal(first.call_ids, `'${HOSTILE.formula};call_ok`);
     assert.equal(first.customer, `'${HOSTILE.at}`);
     assert.equal(second.call_ids, `'${HOSTILE.dash}`);
-    assert.equal(second.customer, `'${HOSTILE.plus}`);
+    assert.equal(second.customer, '');
+    assert.ok(!text.includes('calc\'!A0'), 'the billing name is not exported');
     for (const rec of records) {
       for (const [col, cell] of Object.entries(rec)) {
         assert.ok(!/^[ \u00a0]*[=+\-@\t\r]/.test(cell) || /^[-+]?\d+(\.\d+)?$/.test(cell), `${col}: ${cell}`);

@@ -82,7 +82,6 @@ export function toRefund(o: Loose): RefundSnapshot {
 
 export function toCharge(o: Loose): ChargeSnapshot {
   const pi = o['payment_intent'];
-  const billing = (o['billing_details'] ?? {}) as Loose;
   const refunds = o['refunds'] as Loose | null | undefined;
   return {
     id: String(o['id']),
@@ -99,7 +98,8 @@ export function toCharge(o: Loose): ChargeSnapshot {
     livemode: Boolean(o['livemode']),
     payment_intent: idOf(pi),
     payment_intent_object: pi && typeof pi === 'object' ? toPaymentIntent(pi as Loose) : null,
-    customer: idOf(o['customer']) ?? str(billing['name']) ?? str(billing['email']),
+    // Stripe's own `customer` (the id); a guest charge has none. Billing names stay out of the exports.
+    customer: idOf(o['customer']),
     description: str(o['description']),
     metadata: meta(o['metadata']),
     refunds:

@@ -35,7 +35,7 @@ export interface ChargeSnapshot {
   payment_intent: string | null;
   /** The PaymentIntent when it came expanded; null when the charge has none or it was not expanded. */
   payment_intent_object: PaymentIntentSnapshot | null;
-  /** The customer id; for a guest charge, the billing name. */
+  /** The customer id (`cus_...`); null for a guest charge. */
   customer: string | null;
   description: string | null;
   metadata: Record<string, string>;
