@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'INVARIANT' // reconciliation buckets do not add up
   | 'LOCKED' // another process holds the job's lease
   | 'DISCREPANCIES' // --fail-on-discrepancy and some are open
+  | 'INTERRUPTED' // stopped by SIGTERM/SIGINT between pages: a clean stop, the next run continues
   | 'INTERNAL';
 
 export class FlowreconError extends Error {
@@ -36,8 +37,11 @@ export function coerceError(err: unknown, code: ErrorCode = 'INTERNAL'): Flowrec
   return new FlowreconError(code, message, { cause: err });
 }
 
-/** CONTRACT 6: 0 success, 1 a run failed, 2 bad usage or settings, 3 discrepancies with --fail-on-discrepancy. */
-export function exitCodeFor(err: unknown): 1 | 2 | 3 {
+/**
+ * CONTRACT 6: 0 success, 1 a run failed, 2 bad usage or settings, 3 discrepancies with --fail-on-discrepancy.
+ * A stop on request (SIGTERM) is a clean exit: what was committed stays and the next run continues.
+ */
+export function exitCodeFor(err: unknown): 0 | 1 | 2 | 3 {
   if (!(err instanceof FlowreconError)) return 1;
   switch (err.code) {
     case 'USAGE':
@@ -45,6 +49,8 @@ export function exitCodeFor(err: unknown): 1 | 2 | 3 {
       return 2;
     case 'DISCREPANCIES':
       return 3;
+    case 'INTERRUPTED':
+      return 0;
     default:
       return 1;
   }

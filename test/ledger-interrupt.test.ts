@@ -25,7 +25,7 @@ describe('progress line and SIGTERM', () => {
     assert.equal(written[3], '\n');
   });
 
-  it('stops between pages on SIGTERM: exit 1, the committed pages kept, the next run continues', async () => {
+  it('stops between pages on SIGTERM: exit 0, the committed pages kept, the next run continues', async () => {
     const s = await e2eStandin(2000, { latencyMs: 5 });
     let child: ChildProcess | null = null;
     s.standin.onRequest(({ index }) => {
@@ -33,7 +33,7 @@ describe('progress line and SIGTERM', () => {
     });
     const env = s.env({ AGENTFLOW_PAGE_SIZE: '50' });
     const r = await runCli(['sync', 'ledger'], { env, onSpawn: (c) => (child = c) });
-    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /interrupted after \d+ pages/);
     const held = heldIds(s.dbPath);
     assert.ok(held.length >= 250 && held.length < 2000, `held ${held.length}`);

@@ -54,7 +54,7 @@ export async function syncLedgerCommand(
       }
       if (result.aborted) {
         throw new FlowreconError(
-          'INTERNAL',
+          'INTERRUPTED',
           `sync ledger interrupted after ${result.pages} pages (${result.inserted} new movements committed); the next run continues from there`,
         );
       }
@@ -87,7 +87,7 @@ function describeLedger(r: LedgerCommandResult): string {
 /** SIGTERM/SIGINT stop the sync between pages; the committed pages stay. */
 function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const onSignal = () => controller.abort(new FlowreconError('INTERNAL', 'interrupted'));
+  const onSignal = () => controller.abort(new FlowreconError('INTERRUPTED', 'interrupted'));
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   return {

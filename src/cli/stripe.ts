@@ -41,7 +41,7 @@ export async function syncStripeCommand(
       );
       if (result.aborted) {
         throw new FlowreconError(
-          'INTERNAL',
+          'INTERRUPTED',
           `sync stripe interrupted (${result.charges} charges, ${result.refunds} refunds committed); the next run continues from there`,
         );
       }
