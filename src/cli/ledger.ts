@@ -7,6 +7,7 @@ import { syncLedger, type LedgerSyncResult } from '../ledger/sync.js';
 import { createSyncLedgerApi } from '../ledger/threaded-client.js';
 import { formatFlow } from '../money.js';
 import { withRun } from '../ops/runs.js';
+import { stopOnSignals } from './signals.js';
 import { createContext, type AppContext } from './context.js';
 import { parseDateArg } from './dates.js';
 import { syncStripeCommand } from './stripe.js';
@@ -84,21 +85,6 @@ function describeLedger(r: LedgerCommandResult): string {
   return `ledger: ${r.pages} pages, ${r.fetched} movements fetched, ${r.inserted} new, ${r.duplicates} repeated, ${r.breaks} chain breaks${balance}`;
 }
 
-/** SIGTERM/SIGINT stop the sync between pages; the committed pages stay. */
-function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new FlowreconError('INTERRUPTED', 'interrupted'));
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-    },
-  };
-}
-
 export function registerLedgerCommands(program: Command): void {
   program
     .command('sync')
@@ -110,7 +96,7 @@ export function registerLedgerCommands(program: Command): void {
       if (opts.since !== undefined && target === 'ledger') throw new FlowreconError('USAGE', '--since applies to sync stripe and sync all only');
       const since = opts.since === undefined ? undefined : parseDateArg(opts.since, '--since');
       const ctx = createContext(cmd);
-      const interrupt = interruptSignal();
+      const interrupt = stopOnSignals(ctx.log);
       const out: Record<string, unknown> = {};
       try {
         if (target !== 'stripe') {

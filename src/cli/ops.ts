@@ -10,24 +10,7 @@ import { learnSessionSecret, type JobDeps } from '../ops/jobs.js';
 import { formatStatus, readStatus } from '../ops/status.js';
 import { runPipeline, type RunSummary } from '../pipeline/run.js';
 import { createContext, type AppContext } from './context.js';
-
-/** SIGTERM / SIGINT abort the returned signal; the handlers are removed by `dispose`. */
-function shutdownSignal(ctx: AppContext): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    ctx.log.info({ signal: name }, 'shutdown requested: finishing the current transaction');
-    controller.abort(new Error(name));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-    },
-  };
-}
+import { stopOnSignals } from './signals.js';
 
 function jobDeps(ctx: AppContext): JobDeps {
   const apiDeps = { log: ctx.log, redactor: ctx.redactor };
@@ -62,7 +45,7 @@ export function registerOpsCommands(program: Command): void {
     .option('--fail-on-discrepancy', 'exit 3 when open discrepancies exist')
     .action(async (opts: { json?: boolean; failOnDiscrepancy?: boolean }, cmd: Command) => {
       const ctx = createContext(cmd);
-      const stop = shutdownSignal(ctx);
+      const stop = stopOnSignals(ctx.log);
       const deps = jobDeps(ctx);
       try {
         learnSessionSecret(deps);
@@ -98,7 +81,7 @@ export function registerOpsCommands(program: Command): void {
     .description('long-running daemon: the ledger, run and daily jobs on their cron schedules (SIGTERM/SIGINT stop it cleanly)')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = createContext(cmd);
-      const stop = shutdownSignal(ctx);
+      const stop = stopOnSignals(ctx.log);
       try {
         await runDaemon(jobDeps(ctx), JOBS, { signal: stop.signal });
       } finally {
