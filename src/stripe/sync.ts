@@ -235,7 +235,12 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
         const last = page.data.at(-1);
         done = !page.has_more || !last;
         // The next page travels while this one is stored; the cursor still moves one committed page at a time.
-        if (!done) next = fetchPage((last as T).id);
+        if (!done) {
+          next = fetchPage((last as T).id);
+          // Node writes the request from a tick that runs only once this chain of microtasks is
+          // done: let the event loop turn first, or the request waits until the page is stored.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         const write = await handle(page.data, fetchedAtMs);
         immediate(db, () => {
           const at = nowIso();
@@ -260,8 +265,10 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
     runPass('charges', cursors.charges, nowSec + 1, (p) => stripe.listCharges(p, signal), async (charges, fetchedAtMs) => {
       const prepared: FetchedCharge[] = [];
       for (const charge of charges) {
+        // Most charges name their calls or came with their PaymentIntent: no await (a microtask turn each) for those.
+        const calls = needsPaymentIntent(charge, key) ? await callsOf(charge) : resolveCallIds(charge, key, charge.payment_intent_object?.metadata ?? null);
         // Refunds a listed charge carries (older API versions, or expanded) are stored with it.
-        prepared.push({ charge, calls: await callsOf(charge), versionMs: fetchedAtMs, refunds: charge.refunds?.data ?? [] });
+        prepared.push({ charge, calls, versionMs: fetchedAtMs, refunds: charge.refunds?.data ?? [] });
         if (!fetchedThisRun.has(charge.id)) fetchedThisRun.set(charge.id, 'listed');
       }
       return (at) => writeFetched(prepared, at);
