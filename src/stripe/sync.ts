@@ -265,8 +265,9 @@ export async function syncStripe(deps: StripeSyncDeps, options: StripeSyncOption
     runPass('charges', cursors.charges, nowSec + 1, (p) => stripe.listCharges(p, signal), async (charges, fetchedAtMs) => {
       const prepared: FetchedCharge[] = [];
       for (const charge of charges) {
-        // Most charges name their calls or came with their PaymentIntent: no await (a microtask turn each) for those.
-        const calls = needsPaymentIntent(charge, key) ? await callsOf(charge) : resolveCallIds(charge, key, charge.payment_intent_object?.metadata ?? null);
+        // A charge that came with its PaymentIntent (or has none) is resolved here, without an await (a microtask turn) each.
+        const pi = charge.payment_intent_object;
+        const calls = pi || charge.payment_intent === null ? resolveCallIds(charge, key, pi?.metadata ?? null) : await callsOf(charge);
         // Refunds a listed charge carries (older API versions, or expanded) are stored with it.
         prepared.push({ charge, calls, versionMs: fetchedAtMs, refunds: charge.refunds?.data ?? [] });
         if (!fetchedThisRun.has(charge.id)) fetchedThisRun.set(charge.id, 'listed');
