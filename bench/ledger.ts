@@ -135,6 +135,10 @@ export async function run(): Promise<void> {
     const insertRate = rate(inserted.rows, inserted.ms);
     const slower = Math.min(fetchRate, insertRate);
     console.log(`  ingest (client + validation + store + cursor, prefetch): ${ingestRate} rows/s  (${(ingestMs / 1000).toFixed(1)} s, ${result.pages} pages)`);
+    console.log(
+      `  of which the sync waited for the feed ${((result.waitedForFeedMs ?? 0) / 1000).toFixed(1)} s and wrote pages ${((result.writingMs ?? 0) / 1000).toFixed(1)} s` +
+        ' (waiting: the fetch side was behind; writing: the database was)',
+    );
     console.log(`  CPU of the client process (all its threads): ${((cpu.user + cpu.system) / result.inserted).toFixed(1)} us/row; load average now ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores`);
     console.log(`  peak RSS of the client process: ${mb(peakRss)}  (before the sync: ${mb(rssBefore)}; target < 250 MB)`);
     console.log(`  floor, bare undici fetch loop:   ${fetchRate} rows/s  (${(fetched.ms / 1000).toFixed(1)} s)`);

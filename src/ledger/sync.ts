@@ -42,6 +42,12 @@ export interface LedgerSyncResult {
   aborted: boolean;
   /** The last page's snapshot, or null when no page was fetched. */
   balance: { accountId: string; balanceMicro: number; reservedMicro: number; asOf: string } | null;
+  /**
+   * Where the time went: waiting for the feed (a page not yet fetched and validated) versus
+   * writing pages to the database. Tells which of the two limits a backfill.
+   */
+  waitedForFeedMs?: number;
+  writingMs?: number;
 }
 
 /** sync_state keys this stage owns. */
@@ -75,7 +81,19 @@ export async function syncLedger(deps: LedgerSyncDeps, options: LedgerSyncOption
     `INSERT INTO balance_snapshots (account_id, balance_micro, reserved_micro, as_of, fetched_at) VALUES (?, ?, ?, ?, ?)`,
   );
 
-  const result: LedgerSyncResult = { pages: 0, fetched: 0, inserted: 0, duplicates: 0, breaks: 0, aborted: false, balance: null };
+  const result: LedgerSyncResult = {
+    pages: 0,
+    fetched: 0,
+    inserted: 0,
+    duplicates: 0,
+    breaks: 0,
+    aborted: false,
+    balance: null,
+    waitedForFeedMs: 0,
+    writingMs: 0,
+  };
+  let waitedMs = 0;
+  let writingMs = 0;
   const started = Date.now();
   log.info({ cursor: cursor === null ? 'start' : 'stored', pageSize: limit }, 'ledger sync started');
 
@@ -88,8 +106,10 @@ export async function syncLedger(deps: LedgerSyncDeps, options: LedgerSyncOption
   let pending: Promise<LedgerPage> | null = fetch(cursor);
   while (pending) {
     let page: LedgerPage;
+    const waitStarted = performance.now();
     try {
       page = await pending;
+      waitedMs += performance.now() - waitStarted;
     } catch (err) {
       if (signal?.aborted) {
         result.aborted = true;
@@ -117,6 +137,7 @@ export async function syncLedger(deps: LedgerSyncDeps, options: LedgerSyncOption
     }
 
     const now = clock.now().toISOString();
+    const writeStarted = performance.now();
     const stored = immediate(db, () => {
       const r = storeMovements(db.sqlite, page.accountId, page.movements, now);
       if (nextCursor !== null) setState.run(LEDGER_STATE.cursor, nextCursor, now);
@@ -125,6 +146,7 @@ export async function syncLedger(deps: LedgerSyncDeps, options: LedgerSyncOption
       insertSnapshot.run(page.accountId, page.balanceMicro, page.reservedMicro, page.asOf, now);
       return r;
     });
+    writingMs += performance.now() - writeStarted;
     accountId = page.accountId;
     cursor = nextCursor;
 
@@ -144,8 +166,20 @@ export async function syncLedger(deps: LedgerSyncDeps, options: LedgerSyncOption
   }
 
   const seconds = (Date.now() - started) / 1000;
+  result.waitedForFeedMs = Math.round(waitedMs);
+  result.writingMs = Math.round(writingMs);
   log.info(
-    { pages: result.pages, fetched: result.fetched, inserted: result.inserted, duplicates: result.duplicates, breaks: result.breaks, aborted: result.aborted, seconds },
+    {
+      pages: result.pages,
+      fetched: result.fetched,
+      inserted: result.inserted,
+      duplicates: result.duplicates,
+      breaks: result.breaks,
+      aborted: result.aborted,
+      seconds,
+      waitedForFeedMs: result.waitedForFeedMs,
+      writingMs: result.writingMs,
+    },
     result.aborted ? 'ledger sync interrupted; the next run continues from the last committed page' : 'ledger sync finished',
   );
   return result;
