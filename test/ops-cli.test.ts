@@ -4,32 +4,18 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../src/db/connection.js';
 import { BIN, REPO_ROOT, runCli } from './helpers.js';
-import { SESSION, STRIPE_KEY, startOpsRig, type OpsRig } from './ops-rig.js';
+import { SESSION, STRIPE_KEY, countRows, opsRigs } from './ops-rig.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 let receiver: WebhookReceiver;
-const rigs: OpsRig[] = [];
+const rig = opsRigs();
+const count = countRows;
 before(async () => {
   receiver = await startWebhookReceiver();
 });
 after(async () => {
   await receiver.close();
-  for (const r of rigs) await r.close();
 });
-async function rig(options: Parameters<typeof startOpsRig>[0] = {}): Promise<OpsRig> {
-  const r = await startOpsRig(options);
-  rigs.push(r);
-  return r;
-}
-
-function count(dbPath: string, sql: string): number {
-  const db = openDatabase(dbPath);
-  try {
-    return (db.sqlite.prepare(sql).get() as { n: number }).n;
-  } finally {
-    db.sqlite.close();
-  }
-}
 
 describe('flowrecon run', () => {
   it('--json prints exactly one CONTRACT 6 object on stdout, logs on stderr, exit 0', async () => {
@@ -113,7 +99,6 @@ describe('flowrecon status', () => {
     const first = await runCli(['run'], { env: { ...r.env, LOW_BALANCE_FLOW: '2000' } });
     assert.equal(first.code, 0, first.stderr);
     await r.close();
-    rigs.splice(rigs.indexOf(r), 1);
     // The stand-ins are gone: status must not need them.
     const res = await runCli(['status', '--json'], { env: r.env });
     assert.equal(res.code, 0, res.stderr);

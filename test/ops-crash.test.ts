@@ -1,31 +1,15 @@
 /** A `flowrecon run` killed with SIGKILL mid-sync: its lease outlives it until expiry, then the next run takes over. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { systemClock } from '../src/clock.js';
 import { openDatabase } from '../src/db/connection.js';
 import { tryAcquire } from '../src/ops/lease.js';
 import { BIN, REPO_ROOT, runCli } from './helpers.js';
-import { startOpsRig, type OpsRig } from './ops-rig.js';
+import { countRows, opsRigs } from './ops-rig.js';
 
-const rigs: OpsRig[] = [];
-after(async () => {
-  for (const r of rigs) await r.close();
-});
-async function rig(options: Parameters<typeof startOpsRig>[0] = {}): Promise<OpsRig> {
-  const r = await startOpsRig(options);
-  rigs.push(r);
-  return r;
-}
-
-function count(dbPath: string, sql: string): number {
-  const db = openDatabase(dbPath);
-  try {
-    return (db.sqlite.prepare(sql).get() as { n: number }).n;
-  } finally {
-    db.sqlite.close();
-  }
-}
+const rig = opsRigs();
+const count = countRows;
 
 describe('a run killed with SIGKILL', () => {
   it('keeps its lease until it expires; the next run waits for that, runs, and closes the dead run as failed', async () => {

@@ -8,6 +8,8 @@
  * `extraCalls` adds clean settled calls (more pages for the slow-sync tests).
  */
 import { join } from 'node:path';
+import { after } from 'node:test';
+import { openDatabase } from '../src/db/connection.js';
 import { startAgentflowStandin, type AgentflowStandin } from '../src/standins/agentflow.js';
 import { LedgerFeedBuilder } from '../src/standins/ledger-feed.js';
 import { startStripeStandin, type StripeStandin } from '../src/standins/stripe.js';
@@ -62,6 +64,7 @@ export async function startOpsRig(options: { latencyMs?: number; extraCalls?: nu
     FLOWRECON_LEASE_WAIT_SECONDS: '0',
     ...(options.env ?? {}),
   };
+  let closed = false;
   return {
     dir,
     dbPath: env.FLOWRECON_DB as string,
@@ -73,8 +76,34 @@ export async function startOpsRig(options: { latencyMs?: number; extraCalls?: nu
       agentflow.append([feed.topup(flow)]);
     },
     async close() {
+      // Idempotent: a test may close its stand-ins early; the file's after() closes the rest.
+      if (closed) return;
+      closed = true;
       await agentflow.close();
       await stripe.close();
     },
   };
+}
+
+/** `rig(options)` for a test file: every rig it starts is closed when the file's tests end. */
+export function opsRigs(): (options?: Parameters<typeof startOpsRig>[0]) => Promise<OpsRig> {
+  const rigs: OpsRig[] = [];
+  after(async () => {
+    for (const r of rigs) await r.close();
+  });
+  return async (options = {}) => {
+    const r = await startOpsRig(options);
+    rigs.push(r);
+    return r;
+  };
+}
+
+/** `SELECT COUNT(*) AS n ...` on the rig's database file. */
+export function countRows(dbPath: string, sql: string): number {
+  const db = openDatabase(dbPath);
+  try {
+    return (db.sqlite.prepare(sql).get() as { n: number }).n;
+  } finally {
+    db.sqlite.close();
+  }
 }
