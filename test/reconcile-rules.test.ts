@@ -241,6 +241,11 @@ const CASES: Case[] = [
     expect: [],
   },
   {
+    name: 'trap: a fully refunded charge in another currency naming an unknown call is nothing to judge (and no crash)',
+    charges: [{ id: 'ch_1', calls: ['call_nope'], amount: 200, created: 110, currency: 'eur', refunds: [{ amount: 200 }] }],
+    expect: [],
+  },
+  {
     name: 'BILLING_GRACE_MINUTES moves the line (grace 180: a call 2 h old is not yet due)',
     env: { BILLING_GRACE_MINUTES: '180' },
     calls: [settled('call_1', 200, 160)],

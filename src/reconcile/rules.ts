@@ -280,6 +280,13 @@ export function judgeComponent(
     for (const c of calls) if (!named.has(c.callId)) sink.call(c, 'discrepancy');
   }
   if (group.length === 0) return;
+  // Only charges that bill nothing (fully refunded, or nothing captured) naming calls the
+  // ledger does not have: nothing to compare and nothing owed. When those calls arrive,
+  // their movements bring this charge back into scope.
+  if (groupCalls.length === 0) {
+    for (const ch of group) sink.charge(ch, 'matched');
+    return;
+  }
 
   const callIds = groupCalls.map((c) => c.callId);
   const chargeIds = group.map((ch) => ch.chargeId);
