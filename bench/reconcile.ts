@@ -26,6 +26,7 @@ import { reconcile } from '../src/reconcile/index.js';
 import { exportCalls } from '../src/report/export-calls.js';
 import { writeRunReports } from '../src/report/reports.js';
 import { Redactor } from '../src/secrets.js';
+import { seededRandom } from '../src/standins/ledger-feed.js';
 
 const AS_OF = Date.parse('2026-12-04T10:00:00.000Z');
 const DAY = 86_400_000;
@@ -38,17 +39,6 @@ interface Figures {
 const iso = (ms: number) => new Date(ms).toISOString();
 const mb = (bytes: number) => Math.round(bytes / 1e6);
 
-/** Tiny deterministic PRNG (mulberry32) so every run builds the same book. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 1.25 cents per FLOW (defaults), half-even, on integers. */
 function cents(netMicro: number): number {
@@ -63,7 +53,7 @@ const PROBLEMS = ['UNBILLED', 'UNBILLED', 'AMOUNT', 'AMOUNT', 'DUPLICATE', 'CURR
 /** Append `count` calls numbered from `first`, spread over [fromMs, toMs). */
 export function generate(db: Db, first: number, count: number, fromMs: number, toMs: number, seed: number): { movements: number; charges: number } {
   const s = db.sqlite;
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const insMv = s.prepare(
     `INSERT INTO ledger_movements (movement_id, account_id, type, amount_micro, balance_after_micro, call_id, agent_slug, call_status, created_at, synced_at)
      VALUES (?, 'acc_bench', ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { addSyntheticTraffic } from '../src/standins/ledger-feed.js';
 import { runCli, type CliResult } from './helpers.js';
-import { CANARY_COOKIE, CANARY_FILE_COOKIE, CANARY_KEY, dumpDb, e2eStandin, everyFileText } from './ledger-e2e.js';
+import { CANARY_COOKIE, CANARY_FILE_COOKIE, CANARY_KEY, dumpDb, e2eStandin, everyFileText, movementExportRow } from './ledger-e2e.js';
 
 const CANARIES = [CANARY_COOKIE, CANARY_FILE_COOKIE, CANARY_KEY];
 
@@ -36,16 +36,7 @@ describe('flowrecon sync ledger / export movements (spawned)', () => {
     assert.equal(rows.length, served.length);
     assert.deepEqual(
       rows,
-      served.map((m) => ({
-        movement_id: m.id,
-        type: m.type,
-        call_id: m.call_id ?? '',
-        agent_slug: m.agent_slug ?? '',
-        call_status: m.call_status ?? '',
-        amount: m.amount,
-        balance_after: m.balance_after,
-        created_at: m.created_at,
-      })),
+      served.map(movementExportRow),
     );
     for (const r of [first, json, exp]) assertNoSecrets('output', output(r));
     assertNoSecrets('the files written', everyFileText(s.dir));

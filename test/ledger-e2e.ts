@@ -5,6 +5,7 @@ import { after } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { startAgentflowStandin, type AgentflowStandinOptions } from '../src/standins/agentflow.js';
 import { addSyntheticTraffic, LedgerFeedBuilder } from '../src/standins/ledger-feed.js';
+import type { WireMovement } from '../src/standins/types.js';
 import { tempDir } from './helpers.js';
 
 export const CANARY_COOKIE = 'canary-cookie-e2e-51f0a7';
@@ -68,4 +69,18 @@ export function everyFileText(dir: string): string {
     out += statSync(p).isDirectory() ? everyFileText(p) : readFileSync(p).toString('latin1');
   }
   return out;
+}
+
+/** The `export movements` row (CONTRACT 8) a served wire movement must come out as. */
+export function movementExportRow(m: WireMovement): Record<string, string> {
+  return {
+    movement_id: m.id,
+    type: m.type,
+    call_id: m.call_id ?? '',
+    agent_slug: m.agent_slug ?? '',
+    call_status: m.call_status ?? '',
+    amount: m.amount,
+    balance_after: m.balance_after,
+    created_at: m.created_at,
+  };
 }

@@ -18,6 +18,7 @@ import { startAgentflowStandin, type AgentflowFaults, type AgentflowStandin } fr
 import { addSyntheticTraffic, LedgerFeedBuilder, seededRandom } from '../src/standins/ledger-feed.js';
 import type { WireMovement } from '../src/standins/types.js';
 import { memoryLogger, tempDir } from './helpers.js';
+import { movementExportRow } from './ledger-e2e.js';
 
 const SESSION = 'sess-sync-test-0001';
 
@@ -220,16 +221,7 @@ describe('ledger sync', () => {
     assert.equal(result.rows, 600);
     assert.deepEqual(
       rows,
-      expected.map((m) => ({
-        movement_id: m.id,
-        type: m.type,
-        call_id: m.call_id ?? '',
-        agent_slug: m.agent_slug ?? '',
-        call_status: m.call_status ?? '',
-        amount: m.amount,
-        balance_after: m.balance_after,
-        created_at: m.created_at,
-      })),
+      expected.map(movementExportRow),
     );
   });
 });
